@@ -1,0 +1,8 @@
+from django.urls import path
+
+from prpclinic.audit import views
+
+urlpatterns = [
+    path("", views.audit_list, name="audit_list"),
+    path("export.csv", views.audit_export, name="audit_export"),
+]

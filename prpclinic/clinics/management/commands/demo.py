@@ -1,0 +1,158 @@
+"""``prpclinic demo``: load a fictional demo clinic, the first time only.
+
+One account per role (the physician also works at a second clinic, to show switching) and 30
+fictional patients. Refuses to run with DEBUG off: demo passwords are printed in the clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from prpclinic.audit.services import audit_record
+from prpclinic.clinics.models import Clinic, Membership, User
+from prpclinic.clinics.roles import TWO_FACTOR_REQUIRED, Role
+from prpclinic.patients.models import Patient, Sex, fold
+from prpclinic.patients.services import next_mrn
+
+DEMO_PASSWORD = "prp-demo-clinic-2026"  # noqa: S105  (demo only; the command refuses to run without DEBUG)
+DEMO_DOMAIN = "demo.prpclinic.test"
+DEMO_STAFF = [
+    ("admin", "Alma Admin", Role.CLINIC_ADMIN),
+    ("physician", "Dr. Paula Physician", Role.PHYSICIAN),
+    ("nurse", "Nils Nurse", Role.NURSE),
+    ("frontdesk", "Frida Frontdesk", Role.FRONT_DESK),
+]
+GIVEN_F = [
+    "Anna",
+    "Maria",
+    "Sofia",
+    "Lena",
+    "Clara",
+    "Emma",
+    "Julia",
+    "Nora",
+    "Ines",
+    "Zoë",
+    "Hanna",
+    "Leonie",
+    "Amélie",
+    "Yara",
+    "Mia",
+]
+GIVEN_M = [
+    "Jonas",
+    "Lukas",
+    "David",
+    "Elias",
+    "Felix",
+    "Noah",
+    "Paul",
+    "Tobias",
+    "Matteo",
+    "Ömer",
+    "Karim",
+    "Jan",
+    "Leon",
+    "Finn",
+    "Ben",
+]
+FAMILY = [
+    "Müller",
+    "Schmidt",
+    "Novak",
+    "Horvat",
+    "Rossi",
+    "Berger",
+    "Fischer",
+    "Weber",
+    "Kovač",
+    "Dubois",
+    "Lindqvist",
+    "O'Brien",
+    "García",
+    "Nowak",
+    "Yılmaz",
+    "Hofer",
+    "Bauer",
+    "Wagner",
+    "Petrović",
+    "Jensen",
+]
+
+
+def demo_email(handle: str) -> str:
+    return f"{handle}@{DEMO_DOMAIN}"
+
+
+class Command(BaseCommand):
+    help = "Load the demo clinic (once) and print how to sign in."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("The demo prints its passwords; it runs only with DEBUG=1.")
+        if Clinic.objects.filter(slug="linden").exists():
+            self.stdout.write("Demo clinic already loaded; keeping its data.")
+        else:
+            self._load()
+            self.stdout.write(self.style.SUCCESS("Demo clinic loaded: 4 staff, 30 patients."))
+        self._print_sign_in()
+
+    @transaction.atomic
+    def _load(self) -> None:
+        rng = random.Random(2026)
+        clinic = Clinic.objects.create(
+            name="Linden Skin & Hair Clinic", slug="linden", timezone="Europe/Vienna", mrn_prefix="L"
+        )
+        second = Clinic.objects.create(
+            name="Riverside Hair Studio", slug="riverside", timezone="Europe/Vienna", mrn_prefix="R"
+        )
+        for handle, name, role in DEMO_STAFF:
+            user = User.objects.create_user(demo_email(handle), DEMO_PASSWORD, full_name=name)
+            Membership.objects.create(clinic=clinic, user=user, role=role)
+            if role == Role.PHYSICIAN:
+                Membership.objects.create(clinic=second, user=user, role=Role.PHYSICIAN)
+            if role in TWO_FACTOR_REQUIRED:
+                # Pre-enrolled so the demo needs no phone: `prpclinic demo_code` prints the code.
+                TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
+            audit_record(action="staff.invite", clinic=clinic, obj=user, changes={"role": role, "source": "demo"})
+        today = dt.date.today()
+        for index in range(30):
+            sex = Sex.FEMALE if index % 3 else Sex.MALE
+            given = rng.choice(GIVEN_F if sex == Sex.FEMALE else GIVEN_M)
+            born = today - dt.timedelta(days=rng.randint(19 * 365, 72 * 365))
+            patient = Patient(
+                clinic=clinic,
+                mrn=next_mrn(clinic),
+                given_name=given,
+                family_name=rng.choice(FAMILY),
+                date_of_birth=born,
+                sex=sex,
+                phone=f"+43 660 {rng.randint(1000000, 9999999)}",
+                email=f"{fold(given)}.{index}@example.org",
+                fitzpatrick_skin_type=rng.choice(["I", "II", "III", "IV", "V", "VI"]),
+                allergies=rng.choice(["", "", "Lidocaine", "Latex", "Penicillin"]),
+                current_medications=rng.choice(["", "", "Minoxidil 5 % topical", "Levothyroxine 50 µg"]),
+            )
+            patient.full_clean()
+            patient.save()
+            audit_record(action="patient.create", clinic=clinic, obj=patient, changes={"source": "demo"})
+
+    def _print_sign_in(self) -> None:
+        port = __import__("os").environ.get("PORT", "8000")
+        lines = [
+            "",
+            f"  prpclinic demo: open http://127.0.0.1:{port}/ and sign in with one of",
+            *(f"    {demo_email(h):34} {label}" for h, _, label in [(h, n, r.label) for h, n, r in DEMO_STAFF]),
+            f"  password for all: {DEMO_PASSWORD}",
+            "  Clinic admin and physician also need a two-factor code; get the current one with",
+            f"    DEBUG=1 .venv/bin/prpclinic demo_code {demo_email('physician')}",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,112 @@
+"""Per-request guards: session timeouts, two-factor gate, the active clinic, no caching."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+
+from prpclinic.clinics.models import Membership
+
+# Written to the session at most this often, so an idle check does not cost a write per request.
+LAST_SEEN_RESOLUTION_S = 30
+
+# Paths a signed-in user may reach before finishing two-factor sign-in.
+_TWO_FACTOR_OPEN = ("/account/two-factor/", "/account/logout/", "/static/", "/healthz")
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+class SessionTimeoutMiddleware:
+    """Log out after ``SESSION_IDLE_SECONDS`` without a request, or ``SESSION_MAX_SECONDS`` in all."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            session = request.session
+            login_at = session.get("login_at", now)
+            last_seen = session.get("last_seen", now)
+            if now - last_seen > settings.SESSION_IDLE_SECONDS:
+                return self._end(request, "idle", "You were signed out after a period of inactivity.")
+            if now - login_at > settings.SESSION_MAX_SECONDS:
+                return self._end(request, "max_age", "Your session reached its maximum length; please sign in again.")
+            if now - last_seen >= LAST_SEEN_RESOLUTION_S or "last_seen" not in session:
+                session["last_seen"] = now
+                session.setdefault("login_at", now)
+        return self.get_response(request)
+
+    def _end(self, request: HttpRequest, reason: str, text: str) -> HttpResponse:
+        request.logout_reason = reason  # type: ignore[attr-defined]  (read by the audit signal)
+        logout(request)
+        messages.info(request, text)
+        return _redirect(request, reverse("login"))
+
+
+class ActiveClinicMiddleware:
+    """Finish two-factor sign-in first; then set ``request.clinic`` and ``request.membership``.
+
+    The active clinic is the one chosen in this session (``clinic_switch``), else the user's
+    first active clinic. A membership deactivated meanwhile stops counting at once.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.clinic = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        user = request.user
+        if user.is_authenticated:
+            gate = request.session.get("mfa", "")
+            if gate in ("verify", "enrol") and not user.is_verified():  # type: ignore[attr-defined]
+                if not request.path.startswith(_TWO_FACTOR_OPEN):
+                    name = "two_factor_verify" if gate == "verify" else "two_factor_setup"
+                    return _redirect(request, reverse(name))
+            else:
+                membership = active_membership(user.pk, request.session.get("clinic_id"))
+                if membership is not None:
+                    request.session["clinic_id"] = membership.clinic_id
+                    request.membership = membership  # type: ignore[attr-defined]
+                    request.clinic = membership.clinic  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+def active_membership(user_id: int, clinic_id: int | None) -> Membership | None:
+    """The membership to act under: the chosen clinic if still active, else the first one."""
+    memberships = Membership.objects.select_related("clinic").filter(
+        user_id=user_id, is_active=True, clinic__is_active=True
+    )
+    if clinic_id is not None:
+        chosen = memberships.filter(clinic_id=clinic_id).first()
+        if chosen is not None:
+            return chosen
+    return memberships.order_by("clinic__name", "clinic_id").first()
+
+
+class NoStoreMiddleware:
+    """Patient pages must not stay in a browser's or proxy's cache (OWASP ASVS 14.3.2)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith(settings.STATIC_URL) and not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True, private=True)
+        return response

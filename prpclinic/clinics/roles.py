@@ -1,0 +1,82 @@
+"""What each role may do: the one table of permissions in prpclinic.
+
+Every view and service asks this table (through ``clinics.access``); nothing else grants
+rights. ``docs/roles.md`` is rendered from it by ``prpclinic roles_doc`` and a test keeps the
+two identical. Later capabilities (PRP chain, treatments, scheduling, outcomes) add rows here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+    PHYSICIAN = "physician", "Physician"
+    NURSE = "nurse", "Nurse"
+    FRONT_DESK = "front_desk", "Front desk"
+
+
+ADMIN = Role.CLINIC_ADMIN
+PHYSICIAN = Role.PHYSICIAN
+NURSE = Role.NURSE
+FRONT_DESK = Role.FRONT_DESK
+EVERYONE = frozenset(Role)
+
+# Roles whose accounts must use two-factor authentication (they can change who works here,
+# or take clinical decisions). Others may enrol voluntarily.
+TWO_FACTOR_REQUIRED: frozenset[Role] = frozenset({ADMIN, PHYSICIAN})
+
+# permission -> (what it allows, roles that hold it)
+PERMISSIONS: dict[str, tuple[str, frozenset[Role]]] = {
+    "patient.view": ("Find patients and open the chart (demographics).", EVERYONE),
+    "patient.view_clinical": (
+        "See clinical fields on the chart: allergies, medications, notes.",
+        frozenset({ADMIN, PHYSICIAN, NURSE}),
+    ),
+    "patient.create": ("Register a new patient.", EVERYONE),
+    "patient.edit": ("Change a patient's demographics and contact details.", EVERYONE),
+    "patient.edit_clinical": (
+        "Change allergies, medications, skin type and notes.",
+        frozenset({ADMIN, PHYSICIAN, NURSE}),
+    ),
+    "patient.merge": ("Merge a duplicate registration into another record.", frozenset({ADMIN, PHYSICIAN})),
+    "patient.deactivate": ("Deactivate or reactivate a patient record.", frozenset({ADMIN, PHYSICIAN})),
+    "staff.manage": ("Invite staff, change their roles, deactivate them.", frozenset({ADMIN})),
+    "audit.view": ("Read and export the clinic's audit trail.", frozenset({ADMIN})),
+}
+
+
+def allows(role: str | None, permission: str) -> bool:
+    """True when ``role`` holds ``permission``. Unknown permissions raise: a typo must not pass."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return role is not None and role in PERMISSIONS[permission][1]
+
+
+def permissions_of(role: str) -> list[str]:
+    return [name for name, (_, roles) in PERMISSIONS.items() if role in roles]
+
+
+def render_markdown() -> str:
+    """The role table as Markdown, for docs/roles.md."""
+    roles = list(Role)
+    lines = [
+        "# Roles and what they may do",
+        "",
+        "Generated from `prpclinic/clinics/roles.py` by `prpclinic roles_doc`; do not edit by hand.",
+        "",
+        "| permission | what it allows | " + " | ".join(r.label for r in roles) + " |",
+        "|---|---|" + "---|" * len(roles),
+    ]
+    for name, (text, holders) in PERMISSIONS.items():
+        marks = " | ".join("yes" if r in holders else "–" for r in roles)
+        lines.append(f"| `{name}` | {text} | {marks} |")
+    lines += [
+        "",
+        "Two-factor authentication (TOTP) is required for: "
+        + ", ".join(r.label for r in roles if r in TWO_FACTOR_REQUIRED)
+        + "; optional for the others.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Reads of the patient registry, scoped to the clinic, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+
+from prpclinic.audit.models import AuditEvent
+from prpclinic.patients.models import Patient, fold
+
+SEARCH_LIMIT = 25
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y")
+
+
+def parse_search_date(text: str) -> dt.date | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def patient_search(
+    *, clinic_id: int, query: str, include_inactive: bool = False, limit: int = SEARCH_LIMIT
+) -> list[Patient]:
+    """Patients matching part of a name, an MRN, or a date of birth (2024-03-01, 01.03.2024).
+
+    Each word must occur in "family given mrn" (folded). On PostgreSQL the ``LIKE '%word%'``
+    is served by the trigram index; a single two-letter word matches the start of the family
+    name instead, which a B-tree index serves. One query, at most ``limit`` rows.
+    """
+    text = query.strip()
+    if len(text) < 2:
+        return []
+    patients: QuerySet[Patient] = Patient.objects.filter(clinic_id=clinic_id)
+    if not include_inactive:
+        patients = patients.filter(is_active=True)
+    born = parse_search_date(text)
+    if born is not None:
+        patients = patients.filter(date_of_birth=born)
+    else:
+        words = fold(text).split()[:4]
+        if len(words) == 1 and len(words[0]) < 3:
+            patients = patients.filter(search_text__startswith=words[0])
+        else:
+            for word in words:
+                patients = patients.filter(search_text__contains=word)
+    return list(patients.order_by("family_name", "given_name", "id")[:limit])
+
+
+def patient_get(*, request: HttpRequest, patient_id: int, for_update: bool = False) -> Patient:
+    """The patient ``patient_id`` of the active clinic; another clinic's answers 404."""
+    patients = Patient.objects.filter(clinic=request.clinic).select_related("merged_into")
+    if for_update:
+        patients = patients.select_for_update(of=("self",))
+    try:
+        return patients.get(pk=patient_id)
+    except (Patient.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such patient in this clinic.") from None
+
+
+def patients_recent(*, clinic_id: int, limit: int = 10) -> list[Patient]:
+    return list(Patient.objects.filter(clinic_id=clinic_id, is_active=True).order_by("-updated_at")[:limit])
+
+
+def patient_history(*, clinic_id: int, patient_id: int, limit: int = 15) -> list[AuditEvent]:
+    """The latest changes to the record (not views), newest first, for the chart."""
+    return list(
+        AuditEvent.objects.filter(clinic_id=clinic_id, object_type="patients.patient", object_id=str(patient_id))
+        .exclude(action="patient.view")
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -1,0 +1,206 @@
+"""Writes to the patient registry. Each runs in one transaction and writes its audit event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+
+from prpclinic.audit.services import audit_record
+from prpclinic.clinics import access
+from prpclinic.clinics.models import Clinic
+from prpclinic.patients.models import Patient
+from prpclinic.patients.selectors import patient_get
+
+DEMOGRAPHIC_FIELDS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "phone",
+    "email",
+    "address",
+)
+EDITABLE_FIELDS = DEMOGRAPHIC_FIELDS + Patient.CLINICAL_FIELDS
+
+
+def _writable(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
+    """Only named fields are written (no mass assignment); clinical ones need their permission."""
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    if not access.can(request, "patient.edit_clinical") and set(data) & set(Patient.CLINICAL_FIELDS):
+        access.require(request, "patient.edit_clinical")
+    return data
+
+
+def next_mrn(clinic: Clinic) -> str:
+    """The clinic's next free record number, e.g. P000042; the clinic row is locked meanwhile."""
+    locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
+    while True:
+        locked.mrn_counter += 1
+        mrn = f"{locked.mrn_prefix}{locked.mrn_counter:06d}"
+        if not Patient.objects.filter(clinic=locked, mrn=mrn).exists():
+            break
+    locked.save(update_fields=["mrn_counter"])
+    return mrn
+
+
+def _save_checked(patient: Patient) -> None:
+    patient.full_clean(validate_constraints=False)
+    if (
+        patient.mrn
+        and Patient.objects.filter(clinic_id=patient.clinic_id, mrn=patient.mrn).exclude(pk=patient.pk).exists()
+    ):
+        raise ValidationError(
+            {"mrn": f"Record number {patient.mrn} is already used by another patient of this clinic."}
+        )
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError as exc:  # two registrations raced for the same number
+        raise ValidationError(
+            {"mrn": f"Record number {patient.mrn} is already used by another patient of this clinic."}
+        ) from exc
+
+
+def patient_create(*, request: HttpRequest, data: dict[str, Any]) -> Patient:
+    """Register a patient in the active clinic; a blank MRN gets the next generated one.
+
+    Side effects: may bump the clinic's MRN counter; audits ``patient.create`` with the values.
+    """
+    access.require(request, "patient.create")
+    data = _writable(request, data)
+    with transaction.atomic():
+        patient = Patient(clinic=request.clinic, **data)
+        if not patient.mrn:
+            patient.mrn = next_mrn(request.clinic)
+        _save_checked(patient)
+        audit_record(
+            action="patient.create",
+            request=request,
+            obj=patient,
+            changes={
+                field: [None, getattr(patient, field)] for field in data if getattr(patient, field) not in ("", None)
+            }
+            | {"mrn": [None, patient.mrn]},
+        )
+    return patient
+
+
+def patient_update(*, request: HttpRequest, patient_id: int, data: dict[str, Any]) -> Patient:
+    """Change a patient's record. Side effects: audits every changed field with old and new value."""
+    access.require(request, "patient.edit")
+    data = _writable(request, data)
+    with transaction.atomic():
+        patient = patient_get(request=request, patient_id=patient_id, for_update=True)
+        if patient.merged_into_id:
+            raise ValidationError("This record was merged into another; edit that one instead.")
+        changes = {}
+        for field, value in data.items():
+            old = getattr(patient, field)
+            if old != value:
+                changes[field] = [old, value]
+                setattr(patient, field, value)
+        if not changes:
+            return patient
+        _save_checked(patient)
+        audit_record(action="patient.update", request=request, obj=patient, changes=changes)
+    return patient
+
+
+def patient_set_active(*, request: HttpRequest, patient_id: int, active: bool, reason: str) -> Patient:
+    """Deactivate (or reactivate) a record; it stays in the registry. Audited with the reason."""
+    access.require(request, "patient.deactivate")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why, for the record."})
+    with transaction.atomic():
+        patient = patient_get(request=request, patient_id=patient_id, for_update=True)
+        if patient.merged_into_id and active:
+            raise ValidationError("A merged duplicate cannot be reactivated.")
+        if patient.is_active == active:
+            return patient
+        patient.is_active = active
+        patient.save(update_fields=["is_active", "updated_at"])
+        audit_record(
+            action="patient.reactivate" if active else "patient.deactivate",
+            request=request,
+            obj=patient,
+            changes={"is_active": [not active, active], "reason": reason},
+        )
+    return patient
+
+
+def _combine(kept: str, other: str, mrn: str) -> str:
+    if not other.strip() or other.strip() == kept.strip():
+        return kept
+    if not kept.strip():
+        return other
+    return f"{kept}\n[from merged record {mrn}] {other}"
+
+
+def patient_merge(*, request: HttpRequest, duplicate_id: int, survivor_id: int, reason: str) -> Patient:
+    """Merge a duplicate registration into the record that stays (the survivor).
+
+    Side effects, in one transaction: the survivor takes contact fields it lacks from the
+    duplicate; allergies, medications and notes of both are kept (never dropped in a merge);
+    every clinical record that points at the duplicate is moved to the survivor; the
+    duplicate is deactivated with ``merged_into`` set; both records get an audit event.
+    """
+    access.require(request, "patient.merge")
+    if duplicate_id == survivor_id:
+        raise ValidationError({"survivor": "Choose a different record to keep."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why, for the record."})
+    with transaction.atomic():
+        # Lock both in id order so that two merges of the same pair cannot deadlock.
+        first, second = sorted([duplicate_id, survivor_id])
+        locked = {pk: patient_get(request=request, patient_id=pk, for_update=True) for pk in (first, second)}
+        duplicate, survivor = locked[duplicate_id], locked[survivor_id]
+        if duplicate.merged_into_id or survivor.merged_into_id:
+            raise ValidationError("One of these records was already merged.")
+        changes: dict[str, Any] = {}
+        for field in ("phone", "email", "address", "fitzpatrick_skin_type"):
+            if not getattr(survivor, field) and getattr(duplicate, field):
+                changes[field] = ["", getattr(duplicate, field)]
+                setattr(survivor, field, getattr(duplicate, field))
+        for field in ("allergies", "current_medications", "notes"):
+            combined = _combine(getattr(survivor, field), getattr(duplicate, field), duplicate.mrn)
+            if combined != getattr(survivor, field):
+                changes[field] = [getattr(survivor, field), combined]
+                setattr(survivor, field, combined)
+        survivor.save()
+        moved = _move_related_records(duplicate=duplicate, survivor=survivor)
+        duplicate.is_active = False
+        duplicate.merged_into = survivor
+        duplicate.save(update_fields=["is_active", "merged_into", "updated_at"])
+        audit_record(
+            action="patient.merge",
+            request=request,
+            obj=survivor,
+            changes=changes | {"merged_from": duplicate.mrn, "moved": moved, "reason": reason.strip()},
+        )
+        audit_record(
+            action="patient.merged_away",
+            request=request,
+            obj=duplicate,
+            changes={"merged_into": [None, survivor.mrn], "is_active": [True, False], "reason": reason.strip()},
+        )
+    return survivor
+
+
+def _move_related_records(*, duplicate: Patient, survivor: Patient) -> dict[str, int]:
+    """Point every other model's foreign key at the survivor: one UPDATE per relation."""
+    moved: dict[str, int] = {}
+    for relation in Patient._meta.related_objects:
+        if relation.related_model is Patient or not relation.many_to_one:
+            continue
+        field = relation.field.name
+        count = relation.related_model._default_manager.filter(**{field: duplicate}).update(**{field: survivor})
+        if count:
+            moved[relation.related_model._meta.label_lower] = count
+    return moved

@@ -1,0 +1,26 @@
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from django.views.decorators.http import require_GET
+
+from prpclinic.clinics import views as clinic_views
+from prpclinic.clinics.urls import account_urls, staff_urls
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness and database check for load balancers: one trivial query, no session."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", clinic_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("account/", include(account_urls)),
+    path("staff/", include(staff_urls)),
+    path("patients/", include("prpclinic.patients.urls")),
+    path("audit/", include("prpclinic.audit.urls")),
+]
