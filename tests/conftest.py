@@ -1,0 +1,130 @@
+"""Personas and helpers shared by the suite.
+
+Clinic A has an admin, a physician, a nurse and a front desk; clinic B has a physician.
+Every permission test falls out of these six (with the anonymous visitor).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client, RequestFactory
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from prpclinic.clinics.models import Clinic, Membership, User
+from prpclinic.clinics.roles import TWO_FACTOR_REQUIRED, Role
+from prpclinic.patients.models import Patient
+
+PASSWORD = "correct horse battery staple 42"
+
+# Playwright runs an event loop in the test's thread; Django's ORM must still be usable there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL)"))
+        if "browser" in item.keywords:
+            # One worker runs all browser tests: two Chromiums at once on two cores is slower.
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+@dataclass
+class Personas:
+    clinic_a: Clinic
+    clinic_b: Clinic
+    admin: User
+    physician: User
+    nurse: User
+    front_desk: User
+    other_physician: User
+
+    def by_name(self, name: str) -> User | None:
+        return None if name == "anonymous" else getattr(self, name)
+
+
+def make_user(email: str, name: str, clinic: Clinic, role: str) -> User:
+    user = User.objects.create_user(email, PASSWORD, full_name=name)
+    Membership.objects.create(clinic=clinic, user=user, role=role)
+    if role in TWO_FACTOR_REQUIRED:
+        TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    return user
+
+
+@pytest.fixture
+def personas(db: Any) -> Personas:
+    clinic_a = Clinic.objects.create(name="Clinic A", slug="clinic-a", mrn_prefix="A", timezone="Europe/Vienna")
+    clinic_b = Clinic.objects.create(name="Clinic B", slug="clinic-b", mrn_prefix="B", timezone="Europe/Vienna")
+    return Personas(
+        clinic_a=clinic_a,
+        clinic_b=clinic_b,
+        admin=make_user("admin@a.test", "Ada Admin", clinic_a, Role.CLINIC_ADMIN),
+        physician=make_user("physician@a.test", "Phil Physician", clinic_a, Role.PHYSICIAN),
+        nurse=make_user("nurse@a.test", "Nina Nurse", clinic_a, Role.NURSE),
+        front_desk=make_user("desk@a.test", "Fred Desk", clinic_a, Role.FRONT_DESK),
+        other_physician=make_user("physician@b.test", "Bea B-Physician", clinic_b, Role.PHYSICIAN),
+    )
+
+
+def sign_in(client: Client, user: User) -> Client:
+    """A fully signed-in session, second factor included, as after the real login flow."""
+    client.force_login(user)
+    session = client.session
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is not None:
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session["mfa"] = "done"
+    session.save()
+    return client
+
+
+@pytest.fixture
+def signed_in(personas: Personas) -> Any:
+    """``signed_in("nurse")`` -> a Client signed in as that persona (``"anonymous"`` -> none)."""
+
+    def make(name: str) -> Client:
+        client = Client()
+        user = personas.by_name(name)
+        return sign_in(client, user) if user is not None else client
+
+    return make
+
+
+def make_patient(clinic: Clinic, **fields: Any) -> Patient:
+    n = Patient.objects.filter(clinic=clinic).count() + 1
+    values: dict[str, Any] = {
+        "mrn": f"{clinic.mrn_prefix}{n:06d}",
+        "given_name": "Anna",
+        "family_name": "Berger",
+        "date_of_birth": dt.date(1985, 4, 30),
+        "sex": "female",
+        "allergies": "Lidocaine",
+    }
+    values.update(fields)
+    patient = Patient(clinic=clinic, **values)
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+def clinic_request(user: User, clinic: Clinic, method: str = "post") -> Any:
+    """A request as the views build it, for calling services directly."""
+    request = getattr(RequestFactory(), method)("/")
+    request.user = user
+    request.clinic = clinic
+    request.membership = Membership.objects.get(user=user, clinic=clinic)
+    request.session = {}
+    return request
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
