@@ -64,7 +64,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """Second step of sign-in for accounts with an authenticator."""
     if not request.user.is_authenticated:
         return redirect("login")
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         device = match_token(request.user, form.cleaned_data["token"])
         if isinstance(device, TOTPDevice):
@@ -85,7 +85,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if device is None:
         device = TOTPDevice.objects.create(user=request.user, name="Authenticator app", confirmed=False)
         request.session["totp_setup_id"] = device.pk
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"]):
             device.confirmed = True
@@ -166,7 +166,7 @@ class RoleForm(forms.Form):
 @clinic_view("staff.manage")
 @require_http_methods(["GET", "POST"])
 def staff_list(request: HttpRequest) -> HttpResponse:
-    form = InviteForm(request.POST or None)
+    form = InviteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.staff_invite(request=request, **form.cleaned_data)

@@ -40,7 +40,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def patient_create(request: HttpRequest) -> HttpResponse:
     clinical = can(request, "patient.edit_clinical")
-    form = PatientForm(request.POST or None, clinical=clinical, creating=True)
+    form = PatientForm(request.POST if request.method == "POST" else None, clinical=clinical, creating=True)
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.patient_create(request=request, data=form.writable_data())
@@ -76,7 +76,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
 def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = selectors.patient_get(request=request, patient_id=patient_id)
     clinical = can(request, "patient.edit_clinical")
-    form = PatientForm(request.POST or None, instance=patient, clinical=clinical)
+    form = PatientForm(request.POST if request.method == "POST" else None, instance=patient, clinical=clinical)
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(request=request, patient_id=patient.pk, data=form.writable_data())
@@ -103,6 +103,7 @@ def patient_reactivate(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 def _set_active(request: HttpRequest, patient_id: int, *, active: bool) -> HttpResponse:
+    selectors.patient_get(request=request, patient_id=patient_id)  # another clinic's: 404 first
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give a reason to " + ("reactivate." if active else "deactivate."))
@@ -122,7 +123,7 @@ def _set_active(request: HttpRequest, patient_id: int, *, active: bool) -> HttpR
 @require_http_methods(["GET", "POST"])
 def patient_merge(request: HttpRequest, patient_id: int) -> HttpResponse:
     duplicate = selectors.patient_get(request=request, patient_id=patient_id)
-    form = MergeForm(request.POST or None)
+    form = MergeForm(request.POST if request.method == "POST" else None)
     survivor = None
     if request.method == "POST" and form.is_valid():
         try:

@@ -1,0 +1,66 @@
+"""Every URL x method x persona answers as tests/permission_matrix.csv says; no URL is unlisted."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+from prpclinic.clinics.models import Membership
+from tests.conftest import Personas, make_patient
+
+MATRIX = Path(__file__).with_name("permission_matrix.csv")
+PERSONAS = ["anonymous", "admin", "physician", "nurse", "front_desk", "other_physician"]
+
+
+def _rows() -> list[dict[str, str]]:
+    lines = [line for line in MATRIX.read_text().splitlines() if line and not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+ROWS = _rows()
+CASES = [
+    pytest.param(row, persona, id=f"{row['method']} {row['url']} {row['data']} as {persona}")
+    for row in ROWS
+    for persona in PERSONAS
+]
+
+
+def _placeholders(personas: Personas) -> dict[str, Any]:
+    patient = make_patient(personas.clinic_a)
+    return {
+        "patient_a": patient.pk,
+        "membership_nurse_a": Membership.objects.get(user=personas.nurse).pk,
+        "membership_b": Membership.objects.get(user=personas.other_physician).pk,
+        "clinic_b": personas.clinic_b.pk,
+    }
+
+
+@pytest.mark.parametrize(("row", "persona"), CASES)
+def test_each_url_answers_each_persona_as_the_matrix_says(row: dict[str, str], persona: str, personas: Personas, signed_in: Any) -> None:
+    values = _placeholders(personas)
+    url = row["url"].format(**values)
+    data = dict(pair.split("=", 1) for pair in row["data"].format(**values).split("&") if pair)
+    client = signed_in(persona)
+    response = client.get(url) if row["method"] == "GET" else client.post(url, data)
+    assert response.status_code == int(row[persona]), f"{row['method']} {url} as {persona}"
+
+
+def _all_url_names(patterns: list[Any], prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            names |= _all_url_names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(pattern.name)
+    return names
+
+
+def test_the_matrix_lists_every_url_of_the_app() -> None:
+    placeholders = {"patient_a": 1, "membership_nurse_a": 1, "membership_b": 2, "clinic_b": 2}
+    listed = {resolve(row["url"].format(**placeholders)).url_name for row in ROWS}
+    missing = _all_url_names(get_resolver().url_patterns) - listed
+    assert missing == set(), f"URLs missing from permission_matrix.csv: {sorted(missing)}"
