@@ -146,6 +146,8 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 # lock out the whole clinic after a few typos (axes.W006 asks for the address).
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
+# The login form posts the e-mail as "username" (Django's AuthenticationForm).
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_LOCKOUT_TEMPLATE = "clinics/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False

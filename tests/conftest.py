@@ -126,5 +126,20 @@ def clinic_request(user: User, clinic: Clinic, method: str = "post") -> Any:
     return request
 
 
+@pytest.fixture
+def production_env() -> dict[str, str]:
+    """Environment of a production start: DEBUG off, secrets set, PostgreSQL, real mail."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PRPCLINIC_TESTING", "DEBUG")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="prpclinic.settings",
+        SECRET_KEY="production-like-secret-key-" + "x" * 40,
+        AUDIT_HMAC_KEY="production-like-audit-key-" + "y" * 40,
+        DATABASE_URL="postgres://prpclinic@db.internal:5432/prpclinic",
+        ALLOWED_HOSTS="clinic.example.org",
+        EMAIL_URL="smtp+tls://mailer:secret@mail.example.org:587",
+    )
+    return env
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"

@@ -40,7 +40,9 @@ def _placeholders(personas: Personas) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("row", "persona"), CASES)
-def test_each_url_answers_each_persona_as_the_matrix_says(row: dict[str, str], persona: str, personas: Personas, signed_in: Any) -> None:
+def test_each_url_answers_each_persona_as_the_matrix_says(
+    row: dict[str, str], persona: str, personas: Personas, signed_in: Any
+) -> None:
     values = _placeholders(personas)
     url = row["url"].format(**values)
     data = dict(pair.split("=", 1) for pair in row["data"].format(**values).split("&") if pair)
