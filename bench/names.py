@@ -44,7 +44,7 @@ GIVEN_FEMALE = (
     "Elena Johanna Clara Marie Lisa Theresa Elisabeth Eva Barbara Petra Andrea Sabine Claudia Monika Birgit "
     "Renate Ingrid Brigitte Gertrude Helga Ursula Christine Susanne Martina Karin Zoë Amélie Chloé Inés "
     "Lucía Agnieszka Małgorzata Zuzana Tereza Kateřina Ana Ivana Jelena Dragana Ayşe Elif Zeynep Fatma "
-    "Emine Giulia Francesca Chiara Åsa Ingrid Siobhán Nóra Réka Irina Olga Aleksandra"
+    "Emine Giulia Francesca Chiara Åsa Astrid Siobhán Nóra Réka Irina Olga Aleksandra"
 ).split()
 GIVEN_MALE = (
     "Lukas Maximilian Jakob David Tobias Paul Jonas Felix Elias Alexander Florian Simon Sebastian Julian "
