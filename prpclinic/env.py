@@ -21,7 +21,6 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("`sqlite:///var/prpclinic.sqlite3`", "Database; `postgres://…` in production."),
     "ALLOWED_HOSTS": ("`127.0.0.1,localhost`", "Comma-separated host names the app answers to."),
     "CSRF_TRUSTED_ORIGINS": ("empty", "Comma-separated origins (scheme and host) trusted for POSTs."),
-    "SITE_URL": ("`http://127.0.0.1:8000`", "Public base URL, used in e-mailed links."),
     "SECURE_SSL": ("1 unless DEBUG", "Secure cookies, HTTPS redirect and HSTS (behind TLS)."),
     "SESSION_IDLE_MINUTES": ("30", "Log a user out after this many minutes without a request."),
     "SESSION_MAX_HOURS": ("12", "Absolute session lifetime, whatever the activity."),
@@ -34,6 +33,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "STATIC_ROOT": ("`var/static`", "Where `collectstatic` puts static files."),
     "LOG_LEVEL": ("INFO", "Level of the application's logs."),
     "PORT": ("8000", "Port `make run` serves on."),
+    "PRPCLINIC_TESTING": ("0", "Test mode, set by the test suite: fixed keys, fast hashing. Never in production."),
 }
 
 

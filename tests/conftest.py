@@ -129,7 +129,7 @@ def clinic_request(user: User, clinic: Clinic, method: str = "post") -> Any:
 @pytest.fixture
 def production_env() -> dict[str, str]:
     """Environment of a production start: DEBUG off, secrets set, PostgreSQL, real mail."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PRPCLINIC_TESTING", "DEBUG")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PRPCLINIC_TESTING", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(
         DJANGO_SETTINGS_MODULE="prpclinic.settings",
         SECRET_KEY="production-like-secret-key-" + "x" * 40,

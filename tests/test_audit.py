@@ -44,8 +44,8 @@ def test_each_clinic_has_its_own_chain(personas: Personas) -> None:
     audit_record(action="c")
     audit_seal_all()
     assert sorted(AuditSeal.objects.values_list("chain_key", "seq")) == [
-        ("clinic:%d" % personas.clinic_a.pk, 1),
-        ("clinic:%d" % personas.clinic_b.pk, 1),
+        (f"clinic:{personas.clinic_a.pk}", 1),
+        (f"clinic:{personas.clinic_b.pk}", 1),
         ("global", 1),
     ]
 
@@ -66,7 +66,7 @@ def test_an_event_edited_with_raw_sql_is_reported(personas: Personas) -> None:
     _tamper("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["patient.update", events[2].pk])
     with pytest.raises(CommandError):
         _verify()
-    report = [r for r in audit_verify_all() if not r.ok][0]
+    report = next(r for r in audit_verify_all() if not r.ok)
     assert report.problem == f"event #3 (id {events[2].pk}, patient.update) was changed after it was sealed"
     assert report.verified == 2
 
@@ -76,7 +76,7 @@ def test_a_deleted_event_is_reported_as_missing(personas: Personas) -> None:
     audit_seal_all()
     _tamper("DELETE FROM audit_auditseal WHERE event_id = %s", [events[1].pk])
     _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
-    report = [r for r in audit_verify_all() if not r.ok][0]
+    report = next(r for r in audit_verify_all() if not r.ok)
     assert report.problem.startswith("event #2 of the chain is missing")
 
 
@@ -85,7 +85,7 @@ def test_events_cut_from_the_end_are_reported(personas: Personas) -> None:
     audit_seal_all()
     _tamper("DELETE FROM audit_auditseal WHERE event_id = %s", [events[2].pk])
     _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[2].pk])
-    report = [r for r in audit_verify_all() if not r.ok][0]
+    report = next(r for r in audit_verify_all() if not r.ok)
     assert "events are missing at the end" in report.problem
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from prpclinic.audit.models import AuditEvent
 from prpclinic.patients.models import Patient
@@ -79,7 +79,7 @@ def test_front_desk_edit_keeps_clinical_fields_unchanged(personas: Personas, sig
 
 def test_editing_audits_old_and_new_values(personas: Personas, signed_in: Any) -> None:
     patient = make_patient(personas.clinic_a, phone="+43 1 111")
-    data = {k: v for k, v in NEW_PATIENT.items()} | {"mrn": patient.mrn, "phone": "+43 1 222"}
+    data = dict(NEW_PATIENT.items()) | {"mrn": patient.mrn, "phone": "+43 1 222"}
     signed_in("nurse").post(f"/patients/{patient.pk}/edit/", data)
     event = AuditEvent.objects.get(action="patient.update")
     assert event.changes["phone"] == ["+43 1 111", "+43 1 222"]
