@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "prpclinic.audit",
     "prpclinic.clinics",
     "prpclinic.patients",
+    "prpclinic.visits",
+    "prpclinic.prp",
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -197,6 +200,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "prpclinic" / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {

@@ -100,8 +100,11 @@ def sign_in_with_password(page: Page, base_url: str, user: User) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def expect_active_clinic(page: Page, name: str) -> None:
+def expect_clean_page_of_clinic(page: Page, name: str, console_errors: list[str]) -> None:
+    """The page shows the active clinic and loaded without console errors or CSP violations."""
     expect(page.get_by_test_id("active-clinic")).to_contain_text(name)
+    page.wait_for_load_state("load")
+    assert console_errors == [], f"console errors by {page.url}"
 
 
 def test_a_physician_signs_in_with_two_factor_registers_finds_and_opens_a_patient_and_signs_out(
@@ -121,17 +124,17 @@ def test_a_physician_signs_in_with_two_factor_registers_finds_and_opens_a_patien
     page.get_by_role("button", name="Verify").click()
 
     expect(page).to_have_url(base + "/")
-    expect_active_clinic(page, "Clinic A")
+    expect_clean_page_of_clinic(page, "Clinic A", console_errors)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
     # Create a patient.
     page.get_by_role("navigation").get_by_role("link", name="Patients").click()
     expect(page).to_have_url(re.compile(r"/patients/$"))
-    expect_active_clinic(page, "Clinic A")
+    expect_clean_page_of_clinic(page, "Clinic A", console_errors)
     page.get_by_role("link", name="Register a patient").click()
     expect(page).to_have_url(re.compile(r"/patients/new/$"))
     expect(page.get_by_role("heading", name="Register a patient")).to_be_visible()
-    expect_active_clinic(page, "Clinic A")
+    expect_clean_page_of_clinic(page, "Clinic A", console_errors)
     page.fill("#id_given_name", "Zofia")
     page.fill("#id_family_name", "Kowalczyk-Brenner")
     page.fill("#id_date_of_birth", "1979-03-14")
@@ -144,7 +147,7 @@ def test_a_physician_signs_in_with_two_factor_registers_finds_and_opens_a_patien
     patient = Patient.objects.get(clinic=personas.clinic_a, family_name="Kowalczyk-Brenner")
     assert patient.mrn.startswith("A"), patient.mrn
     expect(page).to_have_url(f"{base}/patients/{patient.pk}/")
-    expect_active_clinic(page, "Clinic A")
+    expect_clean_page_of_clinic(page, "Clinic A", console_errors)
     expect(page.get_by_role("status")).to_contain_text(f"Zofia Kowalczyk-Brenner registered as {patient.mrn}")
     head = page.get_by_test_id("patient-head")
     expect(head).to_contain_text("Zofia Kowalczyk-Brenner")
@@ -154,7 +157,7 @@ def test_a_physician_signs_in_with_two_factor_registers_finds_and_opens_a_patien
     # Find them by typing part of the name (typed key by key, so htmx's input trigger fires).
     page.get_by_role("link", name="Today").click()
     expect(page).to_have_url(base + "/")
-    expect_active_clinic(page, "Clinic A")
+    expect_clean_page_of_clinic(page, "Clinic A", console_errors)
     results = page.locator("#results")
     expect(results).to_be_empty()
     page.locator("#q").press_sequentially("owalcz", delay=40)
@@ -169,7 +172,7 @@ def test_a_physician_signs_in_with_two_factor_registers_finds_and_opens_a_patien
     # Open the chart from the result.
     rows.first.get_by_role("link", name="Kowalczyk-Brenner, Zofia").click()
     expect(page).to_have_url(f"{base}/patients/{patient.pk}/")
-    expect_active_clinic(page, "Clinic A")
+    expect_clean_page_of_clinic(page, "Clinic A", console_errors)
     expect(page.get_by_test_id("patient-head")).to_contain_text(f"MRN {patient.mrn}")
     expect(page.get_by_role("heading", name="Allergies")).to_be_visible()
     expect(page.locator("section.allergy")).to_contain_text("Chlorhexidine")

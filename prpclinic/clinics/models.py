@@ -6,6 +6,7 @@ import zoneinfo
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone as tz
 from django.utils.crypto import salted_hmac
@@ -25,6 +26,13 @@ class Clinic(models.Model):
     mrn_prefix = models.CharField(max_length=6, default="P", help_text="Letters put before generated record numbers.")
     # The last generated record number; bumped under a row lock by patients.services.
     mrn_counter = models.PositiveBigIntegerField(default=0)
+    # How long prepared PRP may be used. Default 4 h: PRP held at room temperature for up to
+    # 4 h kept TGF-beta1 and MMP-9 unchanged (STANDARDS.md); follow the device's IFU.
+    prp_expiry_minutes = models.PositiveSmallIntegerField(
+        "PRP use-by limit (minutes after preparation)",
+        default=240,
+        validators=[MinValueValidator(10), MaxValueValidator(24 * 60)],
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=tz.now)
 

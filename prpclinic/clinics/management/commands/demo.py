@@ -113,6 +113,7 @@ class Command(BaseCommand):
         second = Clinic.objects.create(
             name="Riverside Hair Studio", slug="riverside", timezone="Europe/Vienna", mrn_prefix="R"
         )
+        admin = None
         for handle, name, role in DEMO_STAFF:
             user = User.objects.create_user(demo_email(handle), DEMO_PASSWORD, full_name=name)
             Membership.objects.create(clinic=clinic, user=user, role=role)
@@ -121,7 +122,10 @@ class Command(BaseCommand):
             if role in TWO_FACTOR_REQUIRED:
                 # Pre-enrolled so the demo needs no phone: `prpclinic demo_code` prints the code.
                 TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
-            audit_record(action="staff.invite", clinic=clinic, obj=user, changes={"role": role, "source": "demo"})
+            admin = admin or user  # the first account, the clinic admin, "registers" the demo data
+            audit_record(
+                action="staff.invite", clinic=clinic, actor=admin, obj=user, changes={"role": role, "source": "demo"}
+            )
         today = dt.date.today()
         for index in range(30):
             sex = Sex.FEMALE if index % 3 else Sex.MALE
@@ -142,7 +146,7 @@ class Command(BaseCommand):
             )
             patient.full_clean()
             patient.save()
-            audit_record(action="patient.create", clinic=clinic, obj=patient, changes={"source": "demo"})
+            audit_record(action="patient.create", clinic=clinic, actor=admin, obj=patient, changes={"source": "demo"})
 
     def _print_sign_in(self) -> None:
         port = __import__("os").environ.get("PORT", "8000")

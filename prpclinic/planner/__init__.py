@@ -1,0 +1,1 @@
+"""Centrifuge physics and the PRP yield model: pure Python (NumPy/SciPy), no Django import."""
