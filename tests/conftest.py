@@ -143,3 +143,66 @@ def production_env() -> dict[str, str]:
 
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@dataclass
+class Chain:
+    """A clinic ready to make PRP: a centrifuge with a two-spin program, lots, a patient's visit."""
+
+    centrifuge: Any
+    program: Any
+    tube_lot: Any
+    kit_lot: Any
+    patient: Patient
+    visit: Any
+
+
+@pytest.fixture
+def chain(personas: Personas) -> Chain:
+    from decimal import Decimal
+
+    from prpclinic.prp.models import Centrifuge, ConsumableLot, SpinProgram
+    from prpclinic.visits.models import Visit
+
+    clinic = personas.clinic_a
+    today = dt.date.today()
+    centrifuge = Centrifuge.objects.create(
+        clinic=clinic,
+        name="Room 1",
+        make="Hettich",
+        model="EBA 200",
+        serial_number="SN-1001",
+        rotor_radius_cm=Decimal("8.6"),
+        max_rpm=6000,
+        calibration_due=today + dt.timedelta(days=90),
+    )
+    program = SpinProgram.objects.create(
+        clinic=clinic,
+        centrifuge=centrifuge,
+        name="Double spin",
+        spin1_rcf=200,
+        spin1_rpm=1441,
+        spin1_minutes=10,
+        spin2_rcf=600,
+        spin2_rpm=2496,
+        spin2_minutes=10,
+    )
+    tube_lot = ConsumableLot.objects.create(
+        clinic=clinic,
+        kind="tube",
+        product_name="Citrate tube 9 mL",
+        lot_number="T-2026-01",
+        expiry_date=today + dt.timedelta(days=200),
+        tube_capacity_ml=Decimal("9"),
+    )
+    kit_lot = ConsumableLot.objects.create(
+        clinic=clinic,
+        kind="kit",
+        product_name="PRP kit",
+        lot_number="K-77",
+        expiry_date=today + dt.timedelta(days=200),
+        tube_capacity_ml=Decimal("10"),
+    )
+    patient = make_patient(clinic, given_name="Clara", family_name="Weber", mrn="A000100")
+    visit = Visit.objects.create(clinic=clinic, patient=patient, treatment="prp_scalp", clinician=personas.physician)
+    return Chain(centrifuge, program, tube_lot, kit_lot, patient, visit)

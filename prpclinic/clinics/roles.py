@@ -43,6 +43,17 @@ PERMISSIONS: dict[str, tuple[str, frozenset[Role]]] = {
     "patient.merge": ("Merge a duplicate registration into another record.", frozenset({ADMIN, PHYSICIAN})),
     "patient.deactivate": ("Deactivate or reactivate a patient record.", frozenset({ADMIN, PHYSICIAN})),
     "staff.manage": ("Invite staff, change their roles, deactivate them.", frozenset({ADMIN})),
+    "visit.start": ("Start a treatment visit for a patient.", frozenset({PHYSICIAN, NURSE})),
+    "prp.view": ("See the PRP day board, products and their trace.", EVERYONE),
+    "prp.devices": ("Add and edit centrifuges and spin programs.", frozenset({ADMIN, PHYSICIAN})),
+    "prp.lots": ("Register kit and tube lots.", frozenset({ADMIN, PHYSICIAN, NURSE})),
+    "prp.recall": ("Recall a lot and list who it was used for.", frozenset({ADMIN, PHYSICIAN})),
+    "prp.handle": (
+        "Draw blood, spin, prepare, label, verify at the bedside, apply, discard, quarantine.",
+        frozenset({PHYSICIAN, NURSE}),
+    ),
+    "prp.release": ("Release a quarantined product, or discard it, after an incident.", frozenset({PHYSICIAN})),
+    "prp.incidents": ("Read the incident list.", frozenset({ADMIN, PHYSICIAN})),
     "audit.view": ("Read and export the clinic's audit trail.", frozenset({ADMIN})),
 }
 

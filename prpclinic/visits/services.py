@@ -1,0 +1,31 @@
+"""Starting and closing visits."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+
+from prpclinic.audit.services import audit_record
+from prpclinic.clinics import access
+from prpclinic.patients.selectors import patient_get
+from prpclinic.visits.models import TreatmentKind, Visit
+
+
+def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Visit:
+    """Open a visit for an active patient, with the signed-in clinician. Audited.
+
+    (Screening and consent checks join here with the treatments issue.)
+    """
+    access.require(request, "visit.start")
+    if treatment not in TreatmentKind.values:
+        raise ValidationError({"treatment": "Choose a treatment."})
+    with transaction.atomic():
+        patient = patient_get(request=request, patient_id=patient_id)
+        if not patient.is_active:
+            raise ValidationError("This patient's record is deactivated.")
+        visit = Visit.objects.create(
+            clinic=request.clinic, patient=patient, treatment=treatment, clinician=request.user
+        )
+        audit_record(action="visit.start", request=request, obj=visit, changes={"treatment": treatment})
+    return visit
