@@ -23,4 +23,6 @@ urlpatterns = [
     path("staff/", include(staff_urls)),
     path("patients/", include("prpclinic.patients.urls")),
     path("audit/", include("prpclinic.audit.urls")),
+    path("visits/", include("prpclinic.visits.urls")),
+    path("prp/", include("prpclinic.prp.urls")),
 ]

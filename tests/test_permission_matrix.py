@@ -31,12 +31,41 @@ CASES = [
 
 def _placeholders(personas: Personas) -> dict[str, Any]:
     patient = make_patient(personas.clinic_a)
+    chain = _chain_rows(personas, patient)
     return {
+        **chain,
         "patient_a": patient.pk,
         "membership_nurse_a": Membership.objects.get(user=personas.nurse).pk,
         "membership_b": Membership.objects.get(user=personas.other_physician).pk,
         "clinic_b": personas.clinic_b.pk,
     }
+
+
+def _chain_rows(personas: Personas, patient: Any) -> dict[str, int]:
+    """One of each PRP object in clinic A, made directly: the matrix tests access, not the chain."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from prpclinic.prp.models import BloodDraw, Centrifuge, ConsumableLot, Product
+    from prpclinic.visits.models import Visit
+
+    clinic, today = personas.clinic_a, dt.date.today()
+    centrifuge = Centrifuge.objects.create(
+        clinic=clinic, name="C", make="M", model="X", serial_number="S1", rotor_radius_cm=Decimal(8), max_rpm=5000,
+        calibration_due=today,
+    )  # fmt: skip
+    lot = ConsumableLot.objects.create(
+        clinic=clinic, kind="tube", product_name="Tube", lot_number="L1", expiry_date=today, tube_capacity_ml=Decimal(9)
+    )
+    visit = Visit.objects.create(clinic=clinic, patient=patient, treatment="prp_scalp", clinician=personas.physician)
+    draw = BloodDraw.objects.create(
+        clinic=clinic, visit=visit, patient=patient, drawn_by=personas.nurse, drawn_at=timezone.now(), site="other",
+        volume_ml=Decimal(9), tube_count=1, tube_lot=lot, anticoagulant="edta", identity_check="confirmed",
+    )  # fmt: skip
+    product = Product.objects.create(clinic=clinic, patient=patient, draw=draw)
+    return {"product_a": product.pk, "visit_a": visit.pk, "centrifuge_a": centrifuge.pk, "lot_a": lot.pk}
 
 
 @pytest.mark.parametrize(("row", "persona"), CASES)
@@ -62,7 +91,10 @@ def _all_url_names(patterns: list[Any], prefix: str = "") -> set[str]:
 
 
 def test_the_matrix_lists_every_url_of_the_app() -> None:
-    placeholders = {"patient_a": 1, "membership_nurse_a": 1, "membership_b": 2, "clinic_b": 2}
+    placeholders = {
+        "patient_a": 1, "membership_nurse_a": 1, "membership_b": 2, "clinic_b": 2, "product_a": 1, "visit_a": 1,
+        "centrifuge_a": 1, "lot_a": 1,
+    }  # fmt: skip
     listed = {resolve(row["url"].format(**placeholders)).url_name for row in ROWS}
     missing = _all_url_names(get_resolver().url_patterns) - listed
     assert missing == set(), f"URLs missing from permission_matrix.csv: {sorted(missing)}"

@@ -12,6 +12,8 @@ from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
 from prpclinic.patients import selectors, services
 from prpclinic.patients.forms import MergeForm, PatientForm, ReasonForm
+from prpclinic.visits.models import TreatmentKind
+from prpclinic.visits.selectors import patient_visits
 
 
 @clinic_view("patient.view")
@@ -59,12 +61,15 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = selectors.patient_get(request=request, patient_id=patient_id)
     audit_record(action="patient.view", request=request, obj=patient)
     history = selectors.patient_history(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    visits = patient_visits(clinic_id=request.clinic.pk, patient_id=patient.pk)
     return render(
         request,
         "patients/chart.html",
         {
             "patient": patient,
             "history": history,
+            "visits": visits,
+            "treatments": TreatmentKind.choices,
             "clinical": can(request, "patient.view_clinical"),
             "reason_form": ReasonForm(),
         },

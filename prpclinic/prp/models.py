@@ -249,6 +249,12 @@ class Product(models.Model):
     def barcode(self) -> str:
         return f"{PRODUCT_PREFIX}{self.code}"
 
+    @property
+    def last_spin(self) -> Spin | None:
+        """The latest spin, from the prefetched spins when the selector fetched them."""
+        spins = list(self.spins.all())
+        return max(spins, key=lambda spin: spin.number) if spins else None
+
     def tube_barcode(self, number: int) -> str:
         return f"{self.barcode}{TUBE_MARK}{number}"
 

@@ -18,10 +18,10 @@ def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Vis
     (Screening and consent checks join here with the treatments issue.)
     """
     access.require(request, "visit.start")
-    if treatment not in TreatmentKind.values:
-        raise ValidationError({"treatment": "Choose a treatment."})
     with transaction.atomic():
-        patient = patient_get(request=request, patient_id=patient_id)
+        patient = patient_get(request=request, patient_id=patient_id)  # another clinic's: 404 first
+        if treatment not in TreatmentKind.values:
+            raise ValidationError({"treatment": "Choose a treatment."})
         if not patient.is_active:
             raise ValidationError("This patient's record is deactivated.")
         visit = Visit.objects.create(

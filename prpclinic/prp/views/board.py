@@ -1,0 +1,45 @@
+"""The day board, one product's trace, and the incident list."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from prpclinic.audit.services import audit_record
+from prpclinic.clinics.access import clinic_view
+from prpclinic.prp.forms import ReasonForm
+from prpclinic.prp.selectors import day_board, open_incidents, product_trace
+
+# The board refreshes its rows this often (seconds); the countdowns tick every second in JS.
+BOARD_REFRESH_S = 15
+
+
+@clinic_view("prp.view")
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    template = "prp/board.html#rows" if request.htmx else "prp/board.html"
+    return render(
+        request,
+        template,
+        {"products": day_board(clinic_id=request.clinic.pk), "now": timezone.now(), "refresh": BOARD_REFRESH_S},
+    )
+
+
+@clinic_view("prp.view")
+@require_GET
+def trace(request: HttpRequest, product_id: int) -> HttpResponse:
+    context = product_trace(request=request, product_id=product_id)
+    audit_record(action="prp.trace_view", request=request, obj=context["product"])  # type: ignore[arg-type]
+    return render(request, "prp/trace.html", context)
+
+
+@clinic_view("prp.incidents")
+@require_GET
+def incidents(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "prp/incidents.html",
+        {"incidents": open_incidents(clinic_id=request.clinic.pk), "reason_form": ReasonForm()},
+    )

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from prpclinic.visits import views
+
+urlpatterns = [
+    path("start/<int:patient_id>/", views.visit_start, name="visit_start"),
+    path("<int:visit_id>/", views.visit_detail, name="visit_detail"),
+]
