@@ -28,6 +28,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as InputError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import SessionAuth
 from ninja.utils import check_csrf
 
@@ -90,7 +91,32 @@ def staff_only(view: ViewFunc) -> ViewFunc:
     return wrapper
 
 
-api = NinjaAPI(
+ERROR_STATUSES = {
+    "400": "The body is not a JSON object.",
+    "401": "Not signed in.",
+    "403": "Not allowed: role, clinic membership or CSRF token.",
+    "404": "Not found in the active clinic.",
+    "422": "Input refused; each message names its field.",
+}
+
+
+class ClinicAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        """The generated schema, with the one error shape documented on every operation."""
+        schema = super().get_openapi_schema(**kwargs)
+        error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(error.pop("$defs", {}))
+        components["Error"] = error
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, description in ERROR_STATUSES.items():
+                    operation["responses"].setdefault(status, {"description": description, **ref})
+        return schema
+
+
+api = ClinicAPI(
     title="prpclinic API",
     version="1",
     description=__doc__ or "",

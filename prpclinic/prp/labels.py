@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,6 +41,10 @@ LAYOUTS = (LAYOUT_ROLL, LAYOUT_SHEET)
 STORAGE_NOTE = "Store at room temperature 20–24 °C. Do not refrigerate."
 AUTOLOGOUS = "FOR AUTOLOGOUS USE ONLY"
 NOT_YET = "—"
+
+# WeasyPrint logs every rendering step at INFO: noise in the app's log, unless configured otherwise.
+if logging.getLogger("weasyprint.progress").level == logging.NOTSET:
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 # Label geometry (mm). The Code 128 is as wide as the label allows, its bars at most this wide.
 LABEL_INNER_WIDTH_MM = 47.6
@@ -173,10 +178,11 @@ def product_labels(product: Product) -> list[ProductLabel]:
 def html_to_pdf(html: str) -> bytes:
     """PDF from our own HTML. Only ``data:`` URIs are fetched: no file or network access."""
     # Imported here: WeasyPrint loads Pango and fonts, which only label printing needs.
-    import weasyprint
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=("data",), allow_redirects=False)
-    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    fetcher = URLFetcher(allowed_protocols=("data",), allow_redirects=False)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf()
 
 
 def product_labels_html(product: Product, *, layout: str = LAYOUT_ROLL) -> str:
@@ -202,6 +208,15 @@ def product_labels_pdf(product: Product, *, layout: str = LAYOUT_ROLL) -> bytes:
     Raises ValueError for an unknown layout.
     """
     return html_to_pdf(product_labels_html(product, layout=layout))
+
+
+def wristband_refusal(patient: Patient) -> str:
+    """Why no wristband may be printed for this record, or "" when one may."""
+    if patient.merged_into_id:
+        return f"This record was merged into {patient.merged_into.mrn}: print the wristband from that record."
+    if not patient.is_active:
+        return "This patient's record is deactivated: reactivate it before printing a wristband."
+    return ""
 
 
 def patient_wristband_pdf(patient: Patient) -> bytes:

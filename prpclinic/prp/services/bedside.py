@@ -162,7 +162,7 @@ def _zones(zones: list[dict[str, Any]]) -> list[dict[str, str]]:
             raise ValidationError({"zones": "Name each zone."})
         if volume <= 0:
             raise ValidationError({"zones": f"The volume for {name} must be more than 0 mL."})
-        cleaned.append({"zone": name[:60], "volume_ml": str(volume)})
+        cleaned.append({"zone": name[:60], "volume_ml": str(volume.quantize(Decimal("0.01")))})
     if not cleaned:
         raise ValidationError({"zones": "Record at least one zone and its volume."})
     return cleaned

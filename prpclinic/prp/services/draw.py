@@ -32,9 +32,17 @@ def patient_barcode(mrn: str) -> str:
     return f"{PATIENT_PREFIX}{mrn}"
 
 
-def check_not_future(when: dt.datetime, label: str) -> None:
+def future_time_error(when: dt.datetime) -> str:
+    """A message when ``when`` lies in the future (beyond a tablet's clock skew), else ""."""
     if when > timezone.now() + dt.timedelta(seconds=CLOCK_SKEW_SECONDS):
-        raise ValidationError({label: "This time is in the future."})
+        return "This time is in the future."
+    return ""
+
+
+def check_not_future(when: dt.datetime, label: str) -> None:
+    message = future_time_error(when)
+    if message:
+        raise ValidationError({label: message})
 
 
 def usable_lot(*, request: HttpRequest, lot_id: int | None, kind: str, field: str) -> ConsumableLot | None:
@@ -90,8 +98,9 @@ def blood_draw(
                 )
         elif identity_check != IdentityCheck.CONFIRMED:
             errors["identity_check"] = "Confirm the patient's name and date of birth, or scan the wristband."
-        check_not_future(drawn_at, "drawn_at")
-        if drawn_at < visit.started_at - dt.timedelta(hours=12):
+        if future_time_error(drawn_at):
+            errors["drawn_at"] = future_time_error(drawn_at)
+        elif drawn_at < visit.started_at - dt.timedelta(hours=12):
             errors["drawn_at"] = "The draw cannot be long before the visit started."
         tube_lot = usable_lot(request=request, lot_id=tube_lot_id, kind=LotKind.TUBE, field="tube_lot")
         kit_lot = usable_lot(request=request, lot_id=kit_lot_id, kind=LotKind.KIT, field="kit_lot")
