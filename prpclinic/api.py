@@ -36,9 +36,7 @@ from prpclinic.prp.api import router as prp_router
 
 NOT_SIGNED_IN = "Sign in to prpclinic (with your second factor) before using the API."
 NO_CLINIC = "You have no active place in a clinic."
-CSRF_REFUSED = (
-    "This request has no valid CSRF token: send the value of the csrftoken cookie in the X-CSRFToken header."
-)
+CSRF_REFUSED = "This request has no valid CSRF token: send the value of the csrftoken cookie in the X-CSRFToken header."
 NOT_JSON = "Send the fields as a JSON object, with the header Content-Type: application/json."
 
 
@@ -91,6 +89,16 @@ def staff_only(view: ViewFunc) -> ViewFunc:
     return wrapper
 
 
+DESCRIPTION = """The PRP chain of custody for signed-in clinic staff, through the same services as the pages.
+
+**Sign-in**: the web app's session (sign in at `/account/login/` with your second factor).
+Every POST needs the `csrftoken` cookie's value in the `X-CSRFToken` header.
+
+**Errors** have one shape: `{"detail": [{"field": "volume_ml", "message": "..."}]}`; `field` is
+null when the message is about the request as a whole. A bedside check that does not match
+answers 409 with the verification itself.
+"""
+
 ERROR_STATUSES = {
     "400": "The body is not a JSON object.",
     "401": "Not signed in.",
@@ -119,7 +127,7 @@ class ClinicAPI(NinjaAPI):
 api = ClinicAPI(
     title="prpclinic API",
     version="1",
-    description=__doc__ or "",
+    description=DESCRIPTION,
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
