@@ -241,5 +241,8 @@ LOGGING = {
     "loggers": {
         # Axes would log the attempted user name; the audit trail records failures instead.
         "axes": {"level": "WARNING"},
+        # WeasyPrint narrates every render at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,8 @@ from tests.test_prp_chain import prepared_product
 
 
 def local(when: dt.datetime) -> str:
-    return timezone.localtime(when).strftime("%Y-%m-%dT%H:%M")
+    """As a nurse types it: in the clinic's zone (Europe/Vienna for clinic A)."""
+    return timezone.localtime(when, zoneinfo.ZoneInfo("Europe/Vienna")).strftime("%Y-%m-%dT%H:%M")
 
 
 def ago(minutes: float) -> dt.datetime:
@@ -228,4 +230,5 @@ def test_prepared_volume_is_shown_with_its_expiry_in_the_visit_page(
 ) -> None:
     product = prepared_product(clinic_request(personas.nurse, personas.clinic_a), chain, volume_ml=Decimal("2.5"))
     page = signed_in("nurse").get(f"/visits/{chain.visit.pk}/").content.decode()
-    assert "2.50 mL" in page and timezone.localtime(product.expires_at).strftime("%Y-%m-%d %H:%M") in page
+    vienna = zoneinfo.ZoneInfo("Europe/Vienna")
+    assert "2.50 mL" in page and timezone.localtime(product.expires_at, vienna).strftime("%Y-%m-%d %H:%M") in page

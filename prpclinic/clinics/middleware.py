@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from prpclinic.clinics.models import Membership
@@ -84,6 +86,11 @@ class ActiveClinicMiddleware:
                     request.session["clinic_id"] = membership.clinic_id
                     request.membership = membership  # type: ignore[attr-defined]
                     request.clinic = membership.clinic  # type: ignore[attr-defined]
+        # Times are stored in UTC; forms read and pages show them in the clinic's own zone.
+        if request.clinic is not None:  # type: ignore[attr-defined]
+            timezone.activate(zoneinfo.ZoneInfo(request.clinic.timezone))  # type: ignore[attr-defined]
+        else:
+            timezone.deactivate()
         return self.get_response(request)
 
 

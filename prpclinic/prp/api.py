@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import AwareDatetime, ConfigDict
 
 from prpclinic.audit.services import audit_record
@@ -40,7 +40,7 @@ from prpclinic.prp.models import (
     Verification,
     VerificationResult,
 )
-from prpclinic.prp.selectors import product_trace
+from prpclinic.prp.selectors import product_get, product_trace
 from prpclinic.prp.services import bedside, draw, spin
 
 router = Router(tags=["PRP chain of custody"])
@@ -394,30 +394,43 @@ class TraceOut(Schema):
 
 
 # --- operations -----------------------------------------------------------------------------
+# Written rows are read back through the selector, so that the answer shows what was stored
+# (decimals at the column's places), as the trace will.
 
 
-@router.post("/draws", response={201: ProductOut}, url_name="api_prp_draw", operation_id="prp_draw")
-def draw_blood(request: HttpRequest, payload: DrawIn) -> tuple[int, Product]:
+@router.post(
+    "/draws", response={201: ProductOut}, url_name="api_prp_draw", operation_id="prp_draw", summary="Draw blood"
+)
+def draw_blood(request: HttpRequest, payload: DrawIn) -> Status[Product]:
     """Record a blood draw on an open visit; the product starts as ``drawn``."""
     product = draw.blood_draw(request=request, **payload.model_dump())
-    return 201, product
+    return Status(201, product_get(request=request, product_id=product.pk))
 
 
 @router.post(
-    "/products/{product_id}/spins", response={201: SpinStartedOut}, url_name="api_prp_spin", operation_id="prp_spin"
+    "/products/{product_id}/spins",
+    response={201: SpinStartedOut},
+    url_name="api_prp_spin",
+    operation_id="prp_spin",
+    summary="Start a spin",
 )
-def spin_start(request: HttpRequest, product_id: int, payload: SpinIn) -> tuple[int, dict[str, Any]]:
+def spin_start(request: HttpRequest, product_id: int, payload: SpinIn) -> Status[dict[str, Any]]:
     """Start spin 1 (``drawn`` -> ``spun``) or spin 2, from a program or by hand."""
     started = spin.spin_start(request=request, product_id=product_id, **payload.model_dump())
-    return 201, {"product": started.product, "spin": started}
+    return Status(201, {"product": product_get(request=request, product_id=product_id), "spin": started})
 
 
 @router.post(
-    "/products/{product_id}/prepare", response=ProductOut, url_name="api_prp_prepare", operation_id="prp_prepare"
+    "/products/{product_id}/prepare",
+    response=ProductOut,
+    url_name="api_prp_prepare",
+    operation_id="prp_prepare",
+    summary="Prepare the PRP",
 )
 def prepare(request: HttpRequest, product_id: int, payload: PrepareIn) -> Product:
     """Record the PRP drawn off after the last spin: ``spun`` -> ``prepared``; its expiry starts."""
-    return spin.product_prepare(request=request, product_id=product_id, **payload.model_dump())
+    spin.product_prepare(request=request, product_id=product_id, **payload.model_dump())
+    return product_get(request=request, product_id=product_id)
 
 
 @router.post(
@@ -425,8 +438,9 @@ def prepare(request: HttpRequest, product_id: int, payload: PrepareIn) -> Produc
     response={200: VerificationOut, 409: VerificationOut},
     url_name="api_prp_verify",
     operation_id="prp_verify",
+    summary="Verify at the bedside",
 )
-def verify(request: HttpRequest, payload: VerifyIn) -> tuple[int, Verification]:
+def verify(request: HttpRequest, payload: VerifyIn) -> Status[Verification]:
     """Check the scanned wristband against the scanned syringe at the bedside.
 
     200 with ``result: match`` (product -> ``verified``); 409 with ``result: mismatch`` (a
@@ -434,27 +448,37 @@ def verify(request: HttpRequest, payload: VerifyIn) -> tuple[int, Verification]:
     ``refused`` (expired, quarantined, not prepared...: nothing moves). Unknown codes: 422.
     """
     verification = bedside.product_verify_at_bedside(request=request, **payload.model_dump())
-    return (200 if verification.result == VerificationResult.MATCH else 409), verification
+    return Status(200 if verification.result == VerificationResult.MATCH else 409, verification)
 
 
 @router.post(
-    "/products/{product_id}/apply", response={201: ApplicationOut}, url_name="api_prp_apply", operation_id="prp_apply"
+    "/products/{product_id}/apply",
+    response={201: ApplicationOut},
+    url_name="api_prp_apply",
+    operation_id="prp_apply",
+    summary="Apply the PRP",
 )
-def apply(request: HttpRequest, product_id: int, payload: ApplyIn) -> tuple[int, Application]:
+def apply(request: HttpRequest, product_id: int, payload: ApplyIn) -> Status[Application]:
     """Record the PRP given, zone by zone, to the patient it was verified against."""
     zones = [{"zone": zone.zone, "volume_ml": str(zone.volume_ml)} for zone in payload.zones]
     application = bedside.product_apply(
         request=request, product_id=product_id, patient_id=payload.patient_id, visit_id=payload.visit_id, zones=zones
     )
-    return 201, application
+    application.refresh_from_db()
+    return Status(201, application)
 
 
 @router.post(
-    "/products/{product_id}/discard", response=ProductOut, url_name="api_prp_discard", operation_id="prp_discard"
+    "/products/{product_id}/discard",
+    response=ProductOut,
+    url_name="api_prp_discard",
+    operation_id="prp_discard",
+    summary="Discard",
 )
 def discard(request: HttpRequest, product_id: int, payload: DiscardIn) -> Product:
     """Discard a product before it is applied (a quarantined one: physicians only)."""
-    return bedside.product_discard(request=request, product_id=product_id, reason=payload.reason)
+    bedside.product_discard(request=request, product_id=product_id, reason=payload.reason)
+    return product_get(request=request, product_id=product_id)
 
 
 @router.post(
@@ -462,21 +486,34 @@ def discard(request: HttpRequest, product_id: int, payload: DiscardIn) -> Produc
     response=ProductOut,
     url_name="api_prp_quarantine",
     operation_id="prp_quarantine",
+    summary="Quarantine",
 )
 def quarantine(request: HttpRequest, product_id: int, payload: QuarantineIn) -> Product:
     """Hold a product back until a physician decides."""
-    return bedside.product_quarantine(request=request, product_id=product_id, reason=payload.reason)
+    bedside.product_quarantine(request=request, product_id=product_id, reason=payload.reason)
+    return product_get(request=request, product_id=product_id)
 
 
 @router.post(
-    "/products/{product_id}/release", response=ProductOut, url_name="api_prp_release", operation_id="prp_release"
+    "/products/{product_id}/release",
+    response=ProductOut,
+    url_name="api_prp_release",
+    operation_id="prp_release",
+    summary="Release from quarantine",
 )
 def release(request: HttpRequest, product_id: int, payload: ReleaseIn) -> Product:
     """A physician releases a quarantined product to the state it left (a verified one to ``prepared``)."""
-    return bedside.product_release(request=request, product_id=product_id, reason=payload.reason)
+    bedside.product_release(request=request, product_id=product_id, reason=payload.reason)
+    return product_get(request=request, product_id=product_id)
 
 
-@router.get("/products/{product_id}/trace", response=TraceOut, url_name="api_prp_trace", operation_id="prp_trace")
+@router.get(
+    "/products/{product_id}/trace",
+    response=TraceOut,
+    url_name="api_prp_trace",
+    operation_id="prp_trace",
+    summary="Trace a product",
+)
 def trace(request: HttpRequest, product_id: int) -> dict[str, object]:
     """Everything about one product, draw to application or disposal; the read is audited."""
     access.require(request, "prp.view")

@@ -83,7 +83,7 @@ def _modules_svg_uri(barcode: zxingcpp.Barcode) -> tuple[str, int]:
     """The symbol (quiet zones included) as an SVG data URI, one unit per module; and its width."""
     image = barcode.to_image(scale=1, add_quiet_zones=True)
     height, width = image.shape
-    pixels = memoryview(image).tobytes()
+    pixels = memoryview(image).tobytes()  # type: ignore[arg-type]  # the stub omits its buffer protocol
     if barcode.format == zxingcpp.BarcodeFormat.Code128:
         rows = [pixels[:width]]  # every row of a linear code is the same: draw one, stretched
         height = 1
@@ -142,10 +142,9 @@ def product_labels(product: Product) -> list[ProductLabel]:
     draw = product.draw
     zone = zoneinfo.ZoneInfo(product.clinic.timezone)
     collected = local_time(draw.drawn_at, zone)
-    anticoagulant = Anticoagulant(draw.anticoagulant).label if draw.anticoagulant in Anticoagulant.values else ""
     whole_blood = f"Whole blood {millilitres(draw.volume_ml)} drawn"
-    if anticoagulant and draw.anticoagulant != Anticoagulant.NONE:
-        whole_blood += f" · {anticoagulant}"
+    if draw.anticoagulant in Anticoagulant.values and draw.anticoagulant != Anticoagulant.NONE:
+        whole_blood += f" · {Anticoagulant(draw.anticoagulant).label}"
     labels = [
         ProductLabel(
             kind="tube",
@@ -186,6 +185,7 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def product_labels_html(product: Product, *, layout: str = LAYOUT_ROLL) -> str:
+    """The labels as HTML for WeasyPrint; ValueError for an unknown layout."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown label layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     labels = product_labels(product)

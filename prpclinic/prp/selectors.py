@@ -23,7 +23,7 @@ from prpclinic.prp.models import (
 
 def products_with_chain() -> QuerySet[Product]:
     return Product.objects.select_related(
-        "patient", "draw", "draw__drawn_by", "draw__tube_lot", "draw__kit_lot", "draw__visit", "prepared_by"
+        "clinic", "patient", "draw", "draw__drawn_by", "draw__tube_lot", "draw__kit_lot", "draw__visit", "prepared_by"
     ).prefetch_related(
         Prefetch("spins", queryset=Spin.objects.select_related("centrifuge", "program").order_by("number"))
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prpclinic.prp.views import bedside, board, chain, inventory
+from prpclinic.prp.views import bedside, board, chain, inventory, labels
 
 urlpatterns = [
     path("board/", board.board, name="prp_board"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("products/<int:product_id>/quarantine/", chain.quarantine, name="prp_quarantine"),
     path("products/<int:product_id>/release/", chain.release, name="prp_release"),
     path("draw/<int:visit_id>/", chain.draw_blood, name="prp_draw"),
+    path("products/<int:product_id>/labels/", labels.product_labels, name="prp_labels"),
+    path("patients/<int:patient_id>/wristband/", labels.patient_wristband, name="prp_wristband"),
     path("devices/", inventory.devices, name="prp_devices"),
     path("devices/<int:centrifuge_id>/", inventory.device, name="prp_device"),
     path("devices/<int:centrifuge_id>/programs/", inventory.program_add, name="prp_program_add"),

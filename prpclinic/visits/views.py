@@ -37,8 +37,12 @@ def render_visit(
             {
                 "product": product,
                 "measures": measures_of(product),
-                "spin_form": spin_form if errors_for == product.pk and spin_form else SpinForm(clinic_id=clinic_id),
-                "prepare_form": prepare_form if errors_for == product.pk and prepare_form else PrepareForm(),
+                "spin_form": spin_form
+                if errors_for == product.pk and spin_form
+                else SpinForm(clinic_id=clinic_id, auto_id=f"id_p{product.pk}_spin_%s"),
+                "prepare_form": prepare_form
+                if errors_for == product.pk and prepare_form
+                else PrepareForm(auto_id=f"id_p{product.pk}_%s"),
                 "reason_form": ReasonForm(),
             }
         )
@@ -49,7 +53,7 @@ def render_visit(
             "visit": visit,
             "patient": visit.patient,
             "rows": rows,
-            "draw_form": draw_form or DrawForm(clinic_id=clinic_id),
+            "draw_form": draw_form or DrawForm(clinic_id=clinic_id, auto_id="id_draw_%s"),
             "handles": can(request, "prp.handle"),
         },
         status=status,

@@ -84,7 +84,8 @@ def spin_start(
             if number > program.spins:
                 raise ValidationError({"program": f"{program.name} has only one spin."})
             rcf = program.spin1_rcf if number == 1 else program.spin2_rcf
-            rpm, minutes = None, program.spin1_minutes if number == 1 else program.spin2_minutes
+            rpm = program.spin1_rpm if number == 1 else program.spin2_rpm
+            minutes = program.spin1_minutes if number == 1 else program.spin2_minutes
             temperature_c = program.temperature_c
         if not minutes or minutes < 1 or minutes > 60:
             raise ValidationError({"minutes": "A spin lasts 1 to 60 minutes."})

@@ -32,7 +32,7 @@ def _add_errors(form: Form, exc: ValidationError) -> None:
 @require_POST
 def draw_blood(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = visit_get(request=request, visit_id=visit_id)
-    form = DrawForm(request.POST, clinic_id=request.clinic.pk)
+    form = DrawForm(request.POST, clinic_id=request.clinic.pk, auto_id="id_draw_%s")
     if form.is_valid():
         try:
             product = draw.blood_draw(request=request, visit_id=visit.pk, **form.service_kwargs())
@@ -64,14 +64,14 @@ def _product_form_action(
 @clinic_view("prp.handle")
 @require_POST
 def spin_start(request: HttpRequest, product_id: int) -> HttpResponse:
-    form = SpinForm(request.POST, clinic_id=request.clinic.pk)
+    form = SpinForm(request.POST, clinic_id=request.clinic.pk, auto_id=f"id_p{product_id}_spin_%s")
     return _product_form_action(request, product_id, form, spin.spin_start, "Spin started for {product}.", "spin_form")
 
 
 @clinic_view("prp.handle")
 @require_POST
 def prepare(request: HttpRequest, product_id: int) -> HttpResponse:
-    form = PrepareForm(request.POST)
+    form = PrepareForm(request.POST, auto_id=f"id_p{product_id}_%s")
     return _product_form_action(
         request, product_id, form, spin.product_prepare, "{product} prepared. Print the syringe label.", "prepare_form"
     )
