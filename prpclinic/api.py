@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as InputError
@@ -32,9 +32,10 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.security import SessionAuth
 from ninja.utils import check_csrf
 
+from prpclinic.clinics.access import API_NOT_SIGNED_IN
 from prpclinic.prp.api import router as prp_router
 
-NOT_SIGNED_IN = "Sign in to prpclinic (with your second factor) before using the API."
+NOT_SIGNED_IN = API_NOT_SIGNED_IN
 NO_CLINIC = "You have no active place in a clinic."
 CSRF_REFUSED = "This request has no valid CSRF token: send the value of the csrftoken cookie in the X-CSRFToken header."
 NOT_JSON = "Send the fields as a JSON object, with the header Content-Type: application/json."
@@ -65,6 +66,9 @@ class ClinicSession(SessionAuth):
     def __call__(self, request: HttpRequest) -> Any:
         if not request.user.is_authenticated:
             return None  # 401, before any CSRF answer: the caller must sign in first
+        # Read the body before the CSRF check parses a form post, or ninja could no longer read
+        # it as JSON (a multipart POST would end in a 500 instead of a 400).
+        request.body  # noqa: B018
         if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
             raise PermissionDenied(CSRF_REFUSED)
         if getattr(request, "membership", None) is None:
@@ -81,9 +85,9 @@ def staff_only(view: ViewFunc) -> ViewFunc:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return JsonResponse(error_body((None, NOT_SIGNED_IN)), status=401)
+            return api.create_response(request, error_body((None, NOT_SIGNED_IN)), status=401)
         if getattr(request, "membership", None) is None:
-            return JsonResponse(error_body((None, NO_CLINIC)), status=403)
+            return api.create_response(request, error_body((None, NO_CLINIC)), status=403)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -109,6 +113,8 @@ ERROR_STATUSES = {
 
 
 class ClinicAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI schema also documents the error answers."""
+
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
         """The generated schema, with the one error shape documented on every operation."""
         schema = super().get_openapi_schema(**kwargs)

@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
+from prpclinic.api import api
 from prpclinic.clinics import views as clinic_views
 from prpclinic.clinics.urls import account_urls, staff_urls
 
@@ -25,4 +26,5 @@ urlpatterns = [
     path("audit/", include("prpclinic.audit.urls")),
     path("visits/", include("prpclinic.visits.urls")),
     path("prp/", include("prpclinic.prp.urls")),
+    path("api/", api.urls),
 ]

@@ -17,6 +17,9 @@ from prpclinic.clinics import roles
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 
+# What an API client hears instead of a redirect to the sign-in pages (middleware and API share it).
+API_NOT_SIGNED_IN = "Sign in to prpclinic (with your second factor) before using the API."
+
 
 def can(request: HttpRequest, permission: str) -> bool:
     membership = getattr(request, "membership", None)

@@ -25,6 +25,13 @@ _TWO_FACTOR_OPEN = ("/account/two-factor/", "/account/logout/", "/static/", "/he
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """Send a browser to ``url``; an API client gets 401 JSON instead (it cannot follow a login page)."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        from prpclinic.clinics.access import API_NOT_SIGNED_IN
+
+        return JsonResponse({"detail": [{"field": None, "message": API_NOT_SIGNED_IN}]}, status=401)
     if getattr(request, "htmx", False):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url

@@ -271,7 +271,8 @@ class ProductEvent(models.Model):
     to_status = models.CharField(max_length=12, choices=ProductStatus.choices)
     actor = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
-    reason = models.CharField(max_length=300, blank=True)
+    # Room for a 300-character reason plus the service's prefix ("released: ...").
+    reason = models.CharField(max_length=400, blank=True)
 
     class Meta:
         ordering = ["at", "id"]

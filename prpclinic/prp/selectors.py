@@ -47,7 +47,9 @@ def product_trace(*, request: HttpRequest, product_id: int) -> dict[str, object]
             Verification.objects.filter(product=product).select_related("by", "patient").order_by("at", "id")
         ),
         "incidents": list(
-            Incident.objects.filter(product=product).select_related("scanned_patient", "reported_by", "resolved_by")
+            Incident.objects.filter(product=product).select_related(
+                "donor", "scanned_patient", "reported_by", "resolved_by"
+            )
         ),
         "application": getattr(product, "application", None) if product.status == "applied" else None,
     }
