@@ -156,6 +156,10 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
 OTP_TOTP_ISSUER = "prpclinic"
 
+# Seal audit events right after commit in the request's thread (tests: deterministic), or in
+# a background thread per process (production: requests never wait on the chain's lock).
+AUDIT_SEAL_INLINE = TESTING
+
 # Sessions live in the database so that logout and deactivation end them on the server.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_MINUTES", 30) * 60

@@ -197,3 +197,20 @@ def test_the_audit_page_runs_the_same_queries_for_few_or_many_events(personas: P
     with CaptureQueriesContext(connection) as many:
         admin.get("/audit/")
     assert len(few.captured_queries) == len(many.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_production_a_background_thread_seals_after_commit(personas: Personas, settings: Any) -> None:
+    """Requests only insert events; the per-process sealer numbers and HMACs them shortly after."""
+    import time
+
+    settings.AUDIT_SEAL_INLINE = False
+    events = []
+    for i in range(5):
+        with transaction.atomic():
+            events.append(audit_record(action="patient.view", clinic=personas.clinic_a, object_type="x", object_id=i))
+    deadline = time.monotonic() + 10
+    while AuditSeal.objects.filter(event__in=events).count() < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(AuditSeal.objects.filter(event__in=events).values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
+    assert all(r.ok for r in audit_verify_all())

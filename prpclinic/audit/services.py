@@ -1,10 +1,11 @@
 """Writing, sealing and verifying the audit trail.
 
 ``audit_record`` inserts an event without taking any lock, so clinical writes never queue
-behind the audit chain. ``audit_seal_chain`` runs right after the writing transaction commits
-(and from ``verify_audit``): it locks the chain's head row for a few milliseconds, gives each
-pending event the next sequence number and an HMAC over the event and the previous HMAC, and
-moves the chain's head. The HMAC key lives outside the database (settings.AUDIT_HMAC_KEY).
+behind the audit chain. ``audit_seal_chain`` runs after the writing transaction commits, in a
+background thread of the process (``audit.sealer``; inline under test), and from
+``verify_audit``: it locks the chain's head row for a few milliseconds, gives each pending
+event the next sequence number and an HMAC over the event and the previous HMAC, and moves
+the chain's head. The HMAC key lives outside the database (settings.AUDIT_HMAC_KEY).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 
 from prpclinic.audit.models import AuditChain, AuditEvent, AuditPending, AuditSeal, chain_key_for
+from prpclinic.audit.sealer import sealer
 
 SEAL_BATCH = 2000
 
@@ -74,7 +76,7 @@ def audit_record(
         source_ip=client_ip(request),
     )
     AuditPending.objects.create(event=event, chain_key=key)
-    transaction.on_commit(lambda: audit_seal_chain(key=key), robust=True)
+    transaction.on_commit(lambda: sealer.request(key), robust=True)
     return event
 
 

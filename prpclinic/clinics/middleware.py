@@ -90,7 +90,8 @@ class ActiveClinicMiddleware:
             else:
                 membership = active_membership(user.pk, request.session.get("clinic_id"))
                 if membership is not None:
-                    request.session["clinic_id"] = membership.clinic_id
+                    if request.session.get("clinic_id") != membership.clinic_id:  # no session write per request
+                        request.session["clinic_id"] = membership.clinic_id
                     request.membership = membership  # type: ignore[attr-defined]
                     request.clinic = membership.clinic  # type: ignore[attr-defined]
         # Times are stored in UTC; forms read and pages show them in the clinic's own zone.
