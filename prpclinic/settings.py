@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "prpclinic.patients",
     "prpclinic.visits",
     "prpclinic.prp",
+    "prpclinic.planning",
     "ninja",
 ]
 

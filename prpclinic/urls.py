@@ -27,4 +27,5 @@ urlpatterns = [
     path("visits/", include("prpclinic.visits.urls")),
     path("prp/", include("prpclinic.prp.urls")),
     path("api/", api.urls),
+    path("planner/", include("prpclinic.planning.urls")),
 ]
