@@ -7,14 +7,15 @@ from django.utils.html import escape
 from prpclinic.planner.model import StepResult
 from prpclinic.planner.protocol import KeepLowerFraction, KeepLowerVolume
 
-WIDTH, HEIGHT, TOP, TUBE_W = 220, 300, 20, 60
+WIDTH, HEIGHT, TOP, TUBE_W = 260, 300, 20, 60
+MIN_LABEL_PX = 14  # a layer thinner than this on the drawing gets no label
 
 
 def tube_svg(step: StepResult, *, title: str) -> str:
     """One tube: red cells, the white-cell band, plasma up to the meniscus, the cut line."""
     tube = step.tube
     scale = (HEIGHT - 2 * TOP) / tube.inner_length_mm
-    x0 = 30
+    x0 = 80
 
     def y(mm: float) -> float:
         return HEIGHT - TOP - mm * scale
@@ -39,7 +40,9 @@ def tube_svg(step: StepResult, *, title: str) -> str:
         f'<rect x="{x0}" y="{y(meniscus):.1f}" width="{TUBE_W}" height="{y(red) - y(meniscus):.1f}" class="plasma"/>',
         f'<rect x="{x0}" y="{y(red):.1f}" width="{TUBE_W}" height="{y(0) - y(red):.1f}" class="red"/>',
     ]
-    if buffy_hi > buffy_lo:
+    # The white-cell band is drawn where it gathered at the red cells' surface; after a soft spin
+    # the model leaves it inside the red layer, which a drawing would only confuse.
+    if buffy_hi > buffy_lo and buffy_hi >= red - 2:
         parts.append(
             f'<rect x="{x0}" y="{y(buffy_hi):.1f}" width="{TUBE_W}" height="{max(y(buffy_lo) - y(buffy_hi), 1.5):.1f}" '
             'class="buffy"/>'
@@ -51,8 +54,12 @@ def tube_svg(step: StepResult, *, title: str) -> str:
         'class="cut"/>',
         f'<text x="{x0 + TUBE_W + 16}" y="{y(step.cut_mm) + 4:.1f}" class="label">{side}</text>',
         f'<text x="{x0 + TUBE_W + 16}" y="{y(step.cut_mm) + 18:.1f}" class="label small">{step.cut_mm:.0f} mm</text>',
-        f'<text x="{x0 + TUBE_W + 16}" y="{(y(red) + y(0)) / 2:.1f}" class="label small">red cells</text>',
-        f'<text x="{x0 + TUBE_W + 16}" y="{(y(meniscus) + y(red)) / 2:.1f}" class="label small">plasma</text>',
-        "</svg>",
     ]
+    for name, low, high in (("red cells", 0.0, red), ("plasma", red, meniscus)):
+        if y(low) - y(high) >= MIN_LABEL_PX:
+            parts.append(
+                f'<text x="{x0 - 8}" y="{(y(low) + y(high)) / 2 + 4:.1f}" text-anchor="end" class="label small">'
+                f"{name}</text>"
+            )
+    parts.append("</svg>")
     return "".join(parts)
