@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "prpclinic.prp",
     "prpclinic.planning",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +158,19 @@ AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
 OTP_TOTP_ISSUER = "prpclinic"
+
+# Background work (e-mail now; reminders and PDFs later). Production queues tasks in the
+# database for `prpclinic db_worker`; the demo and the tests run them at once.
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if DEBUG or TESTING
+            else "django_tasks_db.DatabaseBackend"
+        ),
+        "QUEUES": ["default"],
+    }
+}
 
 # Seal audit events right after commit in the request's thread (tests: deterministic), or in
 # a background thread per process (production: requests never wait on the chain's lock).

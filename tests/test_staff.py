@@ -133,3 +133,17 @@ def test_a_person_at_two_clinics_switches_and_every_page_shows_the_active_one(
 
 def test_switching_to_a_clinic_one_does_not_work_at_answers_404(personas: Personas, signed_in: Any) -> None:
     assert signed_in("nurse").post("/account/switch-clinic/", {"clinic_id": personas.clinic_b.pk}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_production_the_invitation_mail_waits_for_the_worker(personas: Personas, settings: Any) -> None:
+    """The e-mail is a database task: nothing leaves until `prpclinic db_worker` runs it."""
+    from django.core.management import call_command
+
+    # django-tasks resets its backends when the TASKS setting changes (setting_changed).
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    admin = sign_in(Client(), personas.admin)
+    admin.post("/staff/", {"full_name": "Wendy Worker", "email": "wendy@a.test", "role": Role.NURSE})
+    assert mail.outbox == []
+    call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
+    assert [m.to for m in mail.outbox] == [["wendy@a.test"]]

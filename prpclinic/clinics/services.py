@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -17,6 +16,7 @@ from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
 from prpclinic.clinics.models import Clinic, Membership, User
 from prpclinic.clinics.roles import Role
+from prpclinic.clinics.tasks import send_email
 
 
 def _end_sessions(user: User) -> None:
@@ -90,7 +90,9 @@ def _send_invitation(*, request: HttpRequest, user: User, membership: Membership
         "clinics/email/invitation.txt",
         {"user": user, "membership": membership, "link": link, "inviter": request.user},
     )
-    send_mail(f"You have been invited to {membership.clinic.name} on prpclinic", body, None, [user.email])
+    send_email.enqueue(
+        subject=f"You have been invited to {membership.clinic.name} on prpclinic", body=body, to=[user.email]
+    )
 
 
 def staff_change_role(*, request: HttpRequest, membership_id: int, role: str) -> Membership:
