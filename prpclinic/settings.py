@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "prpclinic.visits",
     "prpclinic.prp",
     "prpclinic.planning",
+    "prpclinic.ops",
     "ninja",
     "django_tasks",
     "django_tasks_db",
