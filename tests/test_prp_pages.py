@@ -232,3 +232,20 @@ def test_prepared_volume_is_shown_with_its_expiry_in_the_visit_page(
     page = signed_in("nurse").get(f"/visits/{chain.visit.pk}/").content.decode()
     vienna = zoneinfo.ZoneInfo("Europe/Vienna")
     assert "2.50 mL" in page and timezone.localtime(product.expires_at, vienna).strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_a_spin_on_a_device_past_its_calibration_date_warns_the_nurse(
+    personas: Personas, chain: Chain, signed_in: Any
+) -> None:
+    from tests.test_prp_chain import do_draw
+
+    chain.centrifuge.calibration_due = dt.date.today() - dt.timedelta(days=1)
+    chain.centrifuge.save()
+    product = do_draw(clinic_request(personas.nurse, personas.clinic_a), chain)
+    nurse = signed_in("nurse")
+    response = nurse.post(
+        f"/prp/products/{product.pk}/spin/",
+        {"centrifuge": chain.centrifuge.pk, "program": chain.program.pk, "started_at": local(ago(50))},
+        follow=True,
+    )
+    assert "calibration was due on" in response.content.decode()

@@ -65,7 +65,13 @@ def _product_form_action(
 @require_POST
 def spin_start(request: HttpRequest, product_id: int) -> HttpResponse:
     form = SpinForm(request.POST, clinic_id=request.clinic.pk, auto_id=f"id_p{product_id}_spin_%s")
-    return _product_form_action(request, product_id, form, spin.spin_start, "Spin started for {product}.", "spin_form")
+    response = _product_form_action(
+        request, product_id, form, spin.spin_start, "Spin started for {product}.", "spin_form"
+    )
+    device = form.cleaned_data.get("centrifuge") if form.is_valid() else None
+    if response.status_code == 302 and device is not None and device.calibration_overdue:
+        messages.warning(request, f"{device.name}'s calibration was due on {device.calibration_due:%Y-%m-%d}; book it.")
+    return response
 
 
 @clinic_view("prp.handle")
