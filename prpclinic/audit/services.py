@@ -63,20 +63,22 @@ def audit_record(
         object_id = object_id or obj.pk
     clinic_id = clinic.pk if clinic is not None else None
     key = chain_key_for(clinic_id)
-    event = AuditEvent.objects.create(
-        clinic_id=clinic_id,
-        chain_key=key,
-        actor=actor,
-        actor_label=getattr(actor, "email", "") or "",
-        role=role or "",
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id) if object_id != "" else "",
-        changes=_jsonable(changes or {}),
-        source_ip=client_ip(request),
-    )
-    AuditPending.objects.create(event=event, chain_key=key)
-    transaction.on_commit(lambda: sealer.request(key), robust=True)
+    # One transaction for the event and its marker: a read (a chart view) then costs one commit.
+    with transaction.atomic():
+        event = AuditEvent.objects.create(
+            clinic_id=clinic_id,
+            chain_key=key,
+            actor=actor,
+            actor_label=getattr(actor, "email", "") or "",
+            role=role or "",
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id) if object_id != "" else "",
+            changes=_jsonable(changes or {}),
+            source_ip=client_ip(request),
+        )
+        AuditPending.objects.create(event=event, chain_key=key)
+        transaction.on_commit(lambda: sealer.request(key), robust=True)
     return event
 
 
