@@ -48,7 +48,7 @@ def _chain_rows(personas: Personas, patient: Any) -> dict[str, int]:
 
     from django.utils import timezone
 
-    from prpclinic.prp.models import BloodDraw, Centrifuge, ConsumableLot, Product
+    from prpclinic.prp.models import BloodDraw, Centrifuge, ConsumableLot, Incident, Product, Verification
     from prpclinic.visits.models import Visit
 
     clinic, today = personas.clinic_a, dt.date.today()
@@ -65,7 +65,18 @@ def _chain_rows(personas: Personas, patient: Any) -> dict[str, int]:
         volume_ml=Decimal(9), tube_count=1, tube_lot=lot, anticoagulant="edta", identity_check="confirmed",
     )  # fmt: skip
     product = Product.objects.create(clinic=clinic, patient=patient, draw=draw)
-    return {"product_a": product.pk, "visit_a": visit.pk, "centrifuge_a": centrifuge.pk, "lot_a": lot.pk}
+    verification = Verification.objects.create(
+        clinic=clinic, product=product, patient=patient, scanned_patient_code="PT-X", scanned_product_code="PRP-X",
+        result="mismatch", by=personas.nurse,
+    )  # fmt: skip
+    incident = Incident.objects.create(
+        clinic=clinic, product=product, verification=verification, donor=patient, scanned_patient=patient,
+        reported_by=personas.nurse,
+    )  # fmt: skip
+    return {
+        "product_a": product.pk, "visit_a": visit.pk, "centrifuge_a": centrifuge.pk, "lot_a": lot.pk,
+        "incident_a": incident.pk,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("row", "persona"), CASES)
@@ -93,7 +104,7 @@ def _all_url_names(patterns: list[Any], prefix: str = "") -> set[str]:
 def test_the_matrix_lists_every_url_of_the_app() -> None:
     placeholders = {
         "patient_a": 1, "membership_nurse_a": 1, "membership_b": 2, "clinic_b": 2, "product_a": 1, "visit_a": 1,
-        "centrifuge_a": 1, "lot_a": 1,
+        "centrifuge_a": 1, "lot_a": 1, "incident_a": 1,
     }  # fmt: skip
     listed = {resolve(row["url"].format(**placeholders)).url_name for row in ROWS}
     missing = _all_url_names(get_resolver().url_patterns) - listed

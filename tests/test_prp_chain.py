@@ -420,3 +420,55 @@ def test_no_code_outside_the_state_service_changes_a_product_status() -> None:
             if pattern.search(line) and "Incident" not in line and "incident" not in line:
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_a_second_scan_of_a_verified_syringe_does_not_block_its_application(nurse: Any, chain: Chain) -> None:
+    product = prepared_product(nurse, chain)
+    code = f"PT-{chain.patient.mrn}"
+    assert (
+        bedside.product_verify_at_bedside(request=nurse, patient_code=code, product_code=product.barcode).result
+        == "match"
+    )
+    again = bedside.product_verify_at_bedside(request=nurse, patient_code=code, product_code=product.barcode)
+    assert again.result == "refused" and "already verified" in again.reason
+    application = bedside.product_apply(
+        request=nurse, product_id=product.pk, patient_id=chain.patient.pk, visit_id=chain.visit.pk,
+        zones=[{"zone": "vertex", "volume_ml": "1"}],
+    )  # fmt: skip
+    assert application.verification.result == "match"
+
+
+def test_a_wrong_scan_of_an_applied_product_is_an_incident_a_physician_can_close(
+    nurse: Any, chain: Chain, personas: Personas
+) -> None:
+    product = prepared_product(nurse, chain)
+    bedside.product_verify_at_bedside(
+        request=nurse, patient_code=f"PT-{chain.patient.mrn}", product_code=product.barcode
+    )
+    bedside.product_apply(
+        request=nurse, product_id=product.pk, patient_id=chain.patient.pk, visit_id=chain.visit.pk,
+        zones=[{"zone": "vertex", "volume_ml": "1"}],
+    )  # fmt: skip
+    make_patient(personas.clinic_a, mrn="A000777")
+    bedside.product_verify_at_bedside(request=nurse, patient_code="PT-A000777", product_code=product.barcode)
+    incident = Incident.objects.get()
+    product.refresh_from_db()
+    assert product.status == ProductStatus.APPLIED and incident.status == "open"
+    physician = clinic_request(personas.physician, personas.clinic_a)
+    bedside.incident_close(request=physician, incident_id=incident.pk, reason="empty syringe scanned while tidying")
+    incident.refresh_from_db()
+    assert incident.status == "closed" and incident.resolved_by == personas.physician
+
+
+def test_no_application_is_recorded_on_a_closed_visit(nurse: Any, chain: Chain) -> None:
+    product = prepared_product(nurse, chain)
+    bedside.product_verify_at_bedside(
+        request=nurse, patient_code=f"PT-{chain.patient.mrn}", product_code=product.barcode
+    )
+    chain.visit.status = "completed"
+    chain.visit.save()
+    with pytest.raises(ValidationError, match="This visit is closed"):
+        bedside.product_apply(
+            request=nurse, product_id=product.pk, patient_id=chain.patient.pk, visit_id=chain.visit.pk,
+            zones=[{"zone": "vertex", "volume_ml": "1"}],
+        )  # fmt: skip

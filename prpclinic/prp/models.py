@@ -333,6 +333,7 @@ class IncidentStatus(models.TextChoices):
     OPEN = "open", "Open"
     RELEASED = "released", "Product released"
     DISCARDED = "discarded", "Product discarded"
+    CLOSED = "closed", "Closed after review"
 
 
 class Incident(models.Model):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("board/", board.board, name="prp_board"),
     path("verify/", bedside.verify, name="prp_verify"),
     path("incidents/", board.incidents, name="prp_incidents"),
+    path("incidents/<int:incident_id>/close/", board.incident_close, name="prp_incident_close"),
     path("products/<int:product_id>/", board.trace, name="prp_trace"),
     path("products/<int:product_id>/spin/", chain.spin_start, name="prp_spin"),
     path("products/<int:product_id>/prepare/", chain.prepare, name="prp_prepare"),

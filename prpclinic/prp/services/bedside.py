@@ -31,7 +31,7 @@ from prpclinic.prp.models import (
     VerificationResult,
 )
 from prpclinic.prp.services.state import product_for_update, product_move
-from prpclinic.visits.models import Visit
+from prpclinic.visits.models import Visit, VisitStatus
 
 
 def classify_scan(code: str) -> str:
@@ -94,6 +94,7 @@ def product_verify_at_bedside(*, request: HttpRequest, patient_code: str, produc
         if product_id is None:
             raise ValidationError({"product_code": "No product of this clinic has this barcode."})
         product = product_for_update(request=request, product_id=product_id)
+        now = timezone.now()  # one clock read under the lock: the check and the record agree
         if product.patient_id != patient.pk:
             verification = Verification.objects.create(
                 clinic=request.clinic,
@@ -104,6 +105,7 @@ def product_verify_at_bedside(*, request: HttpRequest, patient_code: str, produc
                 result=VerificationResult.MISMATCH,
                 reason=f"product belongs to {product.patient.mrn}, patient scanned is {patient.mrn}",
                 by=request.user,
+                at=now,
             )
             Incident.objects.create(
                 clinic=request.clinic,
@@ -112,6 +114,7 @@ def product_verify_at_bedside(*, request: HttpRequest, patient_code: str, produc
                 donor=product.patient,
                 scanned_patient=patient,
                 reported_by=request.user,
+                reported_at=now,
             )
             if product.status not in (ProductStatus.APPLIED, ProductStatus.DISCARDED, ProductStatus.QUARANTINED):
                 product_move(
@@ -132,7 +135,7 @@ def product_verify_at_bedside(*, request: HttpRequest, patient_code: str, produc
                 ProductStatus.QUARANTINED: "it is quarantined after an incident; a physician must release it",
             }
             return _refuse(request, product, patient, codes, f"Do not use this product: {reasons[product.status]}.")
-        if product.is_expired():
+        if product.is_expired(now):
             local = timezone.localtime(product.expires_at)
             return _refuse(
                 request, product, patient, codes, f"Do not use this product: it expired at {local:%Y-%m-%d %H:%M}."
@@ -145,6 +148,7 @@ def product_verify_at_bedside(*, request: HttpRequest, patient_code: str, produc
             scanned_product_code=product_code,
             result=VerificationResult.MATCH,
             by=request.user,
+            at=now,
         )
         product_move(request=request, product=product, to=ProductStatus.VERIFIED)
     return verification
@@ -193,12 +197,10 @@ def product_apply(
                 f"Product {product.barcode} is {product.get_status_display().lower()}: "
                 "only a product verified at the bedside is applied."
             )
-        verification = product.verifications.order_by("-at", "-id").first()
-        if (
-            verification is None
-            or verification.result != VerificationResult.MATCH
-            or verification.patient_id != product.patient_id
-        ):
+        # The match that verified it: refused re-checks since change nothing, and a wrong-patient
+        # scan would have quarantined the product (it would not be "verified" here).
+        verification = product.verifications.filter(result=VerificationResult.MATCH).order_by("-at", "-id").first()
+        if verification is None or verification.patient_id != product.patient_id:
             raise ValidationError("There is no matching bedside verification for this product.")
         if patient_id != product.patient_id:
             raise ValidationError("This product was verified for another patient. It cannot be applied here.")
@@ -207,7 +209,10 @@ def product_apply(
             raise Http404("No such visit in this clinic.")
         if visit.patient_id != product.patient_id:
             raise ValidationError("This visit is another patient's.")
-        if product.is_expired():
+        if visit.status != VisitStatus.OPEN:
+            raise ValidationError("This visit is closed; the application cannot be recorded on it.")
+        now = timezone.now()  # one clock read under the lock: the check and the record agree
+        if product.is_expired(now):
             raise ValidationError(
                 f"Product {product.barcode} expired at {timezone.localtime(product.expires_at):%H:%M}. Discard it."
             )
@@ -215,7 +220,6 @@ def product_apply(
         if total > product.volume_ml:
             raise ValidationError({"zones": f"{total} mL is more than the {product.volume_ml} mL prepared."})
         remainder = product.volume_ml - total
-        now = timezone.now()
         application = Application.objects.create(
             clinic=request.clinic,
             product=product,
@@ -286,6 +290,32 @@ def _close_incidents(request: HttpRequest, product: Product, status: str, reason
     Incident.objects.filter(product=product, status=IncidentStatus.OPEN).update(
         status=status, resolved_by=request.user, resolved_at=timezone.now(), resolution_reason=reason.strip()
     )
+
+
+def incident_close(*, request: HttpRequest, incident_id: int, reason: str) -> Incident:
+    """A physician closes an incident whose product was not held back (it was already applied or
+    discarded when the wrong wristband was scanned): reviewed, with a reason. Audited."""
+    access.require(request, "prp.release")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what was found."})
+    with transaction.atomic():
+        incident = Incident.objects.select_for_update().filter(pk=incident_id, clinic=request.clinic).first()
+        if incident is None:
+            raise Http404("No such incident.")
+        if incident.status != IncidentStatus.OPEN:
+            raise ValidationError("This incident is already closed.")
+        product = product_for_update(request=request, product_id=incident.product_id)
+        if product.status == ProductStatus.QUARANTINED:
+            raise ValidationError("The product is quarantined: release it or discard it instead.")
+        incident.status = IncidentStatus.CLOSED
+        incident.resolved_by, incident.resolved_at, incident.resolution_reason = (
+            request.user,
+            timezone.now(),
+            reason.strip(),
+        )
+        incident.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_reason"])
+        audit_record(action="prp.incident_close", request=request, obj=incident, changes={"reason": reason.strip()})
+    return incident
 
 
 def incident_get(*, request: HttpRequest, incident_id: int) -> Incident:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import clinic_view
 from prpclinic.prp.forms import ReasonForm
 from prpclinic.prp.selectors import day_board, open_incidents, product_trace
+from prpclinic.prp.services import bedside
 
 # The board refreshes its rows this often (seconds); the countdowns tick every second in JS.
 BOARD_REFRESH_S = 15
@@ -43,3 +46,20 @@ def incidents(request: HttpRequest) -> HttpResponse:
         "prp/incidents.html",
         {"incidents": open_incidents(clinic_id=request.clinic.pk), "reason_form": ReasonForm()},
     )
+
+
+@clinic_view("prp.release")
+@require_POST
+def incident_close(request: HttpRequest, incident_id: int) -> HttpResponse:
+    bedside.incident_get(request=request, incident_id=incident_id)  # another clinic's: 404 first
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what the review found.")
+    else:
+        try:
+            bedside.incident_close(request=request, incident_id=incident_id, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Incident closed.")
+    return redirect("prp_incidents")
