@@ -18,6 +18,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "generated into `var/` when DEBUG",
         "Key of the audit trail's HMAC chain; keep it outside the database. Required in production.",
     ),
+    "BACKUP_KEY": (
+        "none (`backup` refuses to run)",
+        "Key that encrypts backups: 32 bytes, base64 or hex; keep it apart from the backups and from "
+        "AUDIT_HMAC_KEY (docs/backups.md).",
+    ),
     "DATABASE_URL": ("`sqlite:///var/prpclinic.sqlite3`", "Database; `postgres://…` in production."),
     "ALLOWED_HOSTS": ("`127.0.0.1,localhost`", "Comma-separated host names the app answers to."),
     "CSRF_TRUSTED_ORIGINS": ("empty", "Comma-separated origins (scheme and host) trusted for POSTs."),
