@@ -46,6 +46,7 @@ def test_a_target_ranks_the_clinics_programs_and_recommends_one(
     page = response.content.decode()
     assert 'data-testid="recommendation"' in page and "Recommended:" in page
     assert "Double spin" in page and "Soft single" in page
+    assert 'data-testid="new-settings"' in page
 
 
 def test_counts_come_from_the_patients_last_draw(personas: Personas, chain: Chain, signed_in: Any) -> None:

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize  # type: ignore[import-untyped, unused-ignore]
 
 from prpclinic.planner.geometry import TUBE_15ML_CONICAL
 from prpclinic.planner.model import Prediction, predict

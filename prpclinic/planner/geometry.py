@@ -8,6 +8,7 @@ inner dimensions of the tubes you use and pass them in.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -103,11 +104,26 @@ class Tube:
         lo, hi = 0.0, self.inner_length_mm
         for _ in range(60):  # bisection to far below a micrometre
             mid = 0.5 * (lo + hi)
-            if float(self.volume_below_mm3(mid)) < target:
+            if self._volume_below_scalar(mid) < target:
                 lo = mid
             else:
                 hi = mid
         return 0.5 * (lo + hi)
+
+    def _volume_below_scalar(self, z: float) -> float:
+        """``volume_below_mm3`` for one height in plain floats (the same operations, so the same
+        result, without NumPy's per-call cost: the bisection calls it 60 times)."""
+        z = min(max(z, 0.0), self.inner_length_mm)
+        r = self.radius_mm
+        full = math.pi * r * r
+        if self.bottom == "round":
+            zc = min(z, r)
+            return math.pi * zc * zc * (3.0 * r - zc) / 3.0 + full * max(z - r, 0.0)
+        if self.bottom == "conical":
+            h = self.cone_height_mm
+            zc = min(z, h)
+            return full * zc**3 / (3.0 * h * h) + full * max(z - h, 0.0)
+        return full * z
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +147,17 @@ class Grid:
         return np.asarray(0.5 * (self.edges_mm[1:] + self.edges_mm[:-1]), dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=4096)
+def height_of_volume_mm(tube: Tube, volume_ml: float) -> float:
+    """``tube.height_of_volume_mm(volume_ml)``, remembered (a bisection, asked again and again)."""
+    return tube.height_of_volume_mm(volume_ml)
+
+
 def make_grid(tube: Tube, volume_ml: float, cell_mm: float) -> Grid:
     """Cells of about ``cell_mm`` height from the bottom to the surface of ``volume_ml`` of liquid."""
     if cell_mm <= 0:
         raise ValueError("the cell height must be positive")
-    height = tube.height_of_volume_mm(volume_ml)
+    height = height_of_volume_mm(tube, volume_ml)
     n = max(4, math.ceil(height / cell_mm))
     edges = np.linspace(0.0, height, n + 1)
     below = tube.volume_below_mm3(edges)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prpclinic.planner.fitted import FIT
-from prpclinic.planner.geometry import FloatArray, Grid, Tube, make_grid
+from prpclinic.planner.geometry import FloatArray, Grid, Tube, height_of_volume_mm, make_grid
 from prpclinic.planner.parameters import ModelParameters, Numerics
 from prpclinic.planner.protocol import (
     Blood,
@@ -37,6 +37,9 @@ from prpclinic.planner.sedimentation import Profile, interface_height, settle, u
 MM3_PER_ML = 1000.0  # and 1 µL = 1 mm³, so platelets per µL are platelets per mm³
 #: Below this red-cell fraction (0.01 % hematocrit) a tube has no red layer to speak of.
 NO_RED_LAYER = 1e-4
+#: A harvest taking less than this fraction of a cell type takes none of it: 1e-9 of the white cells
+#: of 10 mL of blood is less than one cell (0.06 of 6e7), of its platelets about two.
+NEGLIGIBLE = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +180,11 @@ def cut_of(harvest: Harvest, tube: Tube, grid: Grid, layers: Layers) -> tuple[fl
         case UpperPlasmaLayer(into_red_mm=into):
             return max(layers.red_top_mm - into, 0.0), "above"
         case UpperVolume(volume_ml=v):
-            return tube.height_of_volume_mm(max(total_ml - v, 0.0)), "above"
+            return height_of_volume_mm(tube, max(total_ml - v, 0.0)), "above"
         case KeepLowerFraction(fraction=f):
-            return tube.height_of_volume_mm(f * total_ml), "below"
+            return height_of_volume_mm(tube, f * total_ml), "below"
         case KeepLowerVolume(volume_ml=v):
-            return tube.height_of_volume_mm(min(v, total_ml)), "below"
+            return height_of_volume_mm(tube, min(v, total_ml)), "below"
     raise TypeError(f"unknown harvest rule {harvest!r}")  # pragma: no cover - exhaustive match
 
 
@@ -192,6 +195,120 @@ def fraction_taken(tube: Tube, grid: Grid, cut_mm: float, side: Side) -> FloatAr
     above = (tube.volume_below_mm3(hi) - tube.volume_below_mm3(cut)) / grid.volumes_mm3
     above = np.clip(above, 0.0, 1.0)
     return np.asarray(above if side == "above" else 1.0 - above, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What a step's tube holds before its spin, well mixed: ``volume_ml``, the red-cell volume
+    fraction ``rbc``, white cells ``wbc`` in units of the WB's concentration, ``platelets`` per µL."""
+
+    volume_ml: float
+    rbc: float
+    wbc: float
+    platelets: float
+
+
+def initial_contents(blood: Blood) -> Contents:
+    """The first tube: the blood with its anticoagulant."""
+    return Contents(
+        volume_ml=blood.tube_volume_ml,
+        rbc=blood.hematocrit * blood.dilution,
+        wbc=blood.dilution,
+        platelets=blood.platelets_per_ul * blood.dilution,
+    )
+
+
+def empty_step(step: Step, step_tube: Tube) -> StepResult:
+    """A step that had nothing to spin."""
+    empty = Layers(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return StepResult(step.spin, step.harvest, step_tube, 0.0, empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0)
+
+
+def harvest_step(
+    step: Step,
+    step_tube: Tube,
+    start: Profile,
+    spun: Profile,
+    time_steps: int,
+    params: ModelParameters,
+    input_ml: float,
+) -> tuple[StepResult, Contents]:
+    """Apply ``step``'s harvest rule to the spun tube (``start``, holding ``input_ml``, before the
+    spin): the step's result and what goes into the next tube. The platelets taken are multiplied
+    by ``params.harvest_yield``."""
+    grid = start.grid
+    layers = layers_of(spun, step_tube, start, params.packed_fraction)
+    cut, side = cut_of(step.harvest, step_tube, grid, layers)
+    taken = fraction_taken(step_tube, grid, cut, side) * grid.volumes_mm3
+    harvested_mm3 = float(taken.sum())
+    in_rbc, in_wbc, in_plt = start.totals()
+    out_rbc = float(taken @ spun.rbc)
+    out_wbc = float(taken @ spun.wbc)
+    out_plt = float(taken @ spun.platelets) * params.harvest_yield
+    # Less than NEGLIGIBLE of a cell type is less than one cell: none. Without this, a rounding
+    # residue (1e-50 of the white cells, say) would be tracked through the next spin and limit its
+    # time step, so that the number of steps depended on rounding.
+    out_rbc, out_wbc, out_plt = (
+        0.0 if out < NEGLIGIBLE * whole else out
+        for out, whole in ((out_rbc, in_rbc), (out_wbc, in_wbc), (out_plt, in_plt))
+    )
+    result = StepResult(
+        spin=step.spin,
+        harvest=step.harvest,
+        tube=step_tube,
+        input_ml=input_ml,
+        layers=layers,
+        cut_mm=cut,
+        harvested_ml=harvested_mm3 / MM3_PER_ML,
+        platelet_recovery=_ratio(out_plt, in_plt),
+        wbc_recovery=_ratio(out_wbc, in_wbc),
+        rbc_recovery=_ratio(out_rbc, in_rbc),
+        time_steps=time_steps,
+    )
+    if harvested_mm3 > 0:
+        after = Contents(
+            harvested_mm3 / MM3_PER_ML, out_rbc / harvested_mm3, out_wbc / harvested_mm3, out_plt / harvested_mm3
+        )
+    else:
+        after = Contents(0.0, 0.0, 0.0, 0.0)
+    return result, after
+
+
+def product_of(
+    blood: Blood,
+    results: tuple[StepResult, ...],
+    contents: Contents,
+    warnings: tuple[str, ...],
+    params: ModelParameters,
+) -> Prediction:
+    """The prediction once the last harvest left ``contents`` (the product)."""
+    wb_mm3 = blood.volume_ml * MM3_PER_ML
+    wb_rbc_mm3 = blood.hematocrit * wb_mm3
+    volume_ml = contents.volume_ml
+    product_mm3 = volume_ml * MM3_PER_ML
+    product = measures(
+        wb_platelets_per_ul=blood.platelets_per_ul,
+        wb_ml=blood.volume_ml,
+        product_platelets=contents.platelets * product_mm3,
+        product_ml=volume_ml,
+    )
+    wbc_recovery = contents.wbc * product_mm3 / wb_mm3
+    wbc_factor = contents.wbc if product_mm3 > 0 else 0.0
+    return Prediction(
+        steps=results,
+        volume_ml=volume_ml,
+        platelet_recovery=product.recovery,
+        platelets_per_ul=product.platelets_per_ul,
+        concentration_factor=product.concentration_factor,
+        dose=product.dose,
+        wbc_recovery=wbc_recovery,
+        wbc_factor=wbc_factor,
+        wbc_per_ul=None if blood.wbc_per_ul is None else wbc_factor * blood.wbc_per_ul,
+        rbc_recovery=_ratio(contents.rbc * product_mm3, wb_rbc_mm3),
+        hematocrit=contents.rbc,
+        parameters=params,
+        warnings=warnings,
+    )
 
 
 def predict(
@@ -206,29 +323,24 @@ def predict(
 
     Each step spins the (well-mixed) contents of its tube, then its harvest rule takes part of
     them; what it takes is mixed into the next step's tube, and the last harvest is the product.
+    This is the reference implementation; ``batch.predict_many`` gives the same numbers for many
+    programs at once, much faster.
     """
     if not steps:
         raise ValueError("a protocol needs at least one spin")
     p = params if params is not None else default_parameters()
     num = numerics if numerics is not None else Numerics()
-    wb_mm3 = blood.volume_ml * MM3_PER_ML
-    wb_rbc_mm3 = blood.hematocrit * wb_mm3
-
-    volume_ml = blood.tube_volume_ml
-    rbc = blood.hematocrit * blood.dilution  # volume fraction
-    wbc = blood.dilution  # in units of the WB's white-cell concentration
-    platelets = blood.platelets_per_ul * blood.dilution  # per µL
+    contents = initial_contents(blood)
     results: list[StepResult] = []
     warnings: list[str] = []
     for index, step in enumerate(steps, start=1):
         step_tube = step.tube if step.tube is not None else tube
-        if volume_ml <= 0:
+        if contents.volume_ml <= 0:
             warnings.append(f"step {index}: nothing left to spin")
-            empty = Layers(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-            results.append(StepResult(step.spin, step.harvest, step_tube, 0.0, empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0))
+            results.append(empty_step(step, step_tube))
             continue
-        grid = make_grid(step_tube, volume_ml, num.cell_mm)
-        start = uniform_profile(grid, rbc, wbc, platelets)
+        grid = make_grid(step_tube, contents.volume_ml, num.cell_mm)
+        start = uniform_profile(grid, contents.rbc, contents.wbc, contents.platelets)
         radius_mm = None if step.spin.rotor_radius_cm is None else step.spin.rotor_radius_cm * 10.0
         spun = settle(
             start,
@@ -238,60 +350,11 @@ def predict(
             numerics=num,
             rotor_radius_mm=radius_mm,
         )
-        layers = layers_of(spun.profile, step_tube, start, p.packed_fraction)
-        cut, side = cut_of(step.harvest, step_tube, grid, layers)
-        taken = fraction_taken(step_tube, grid, cut, side) * grid.volumes_mm3
-        harvested_mm3 = float(taken.sum())
-        in_rbc, in_wbc, in_plt = start.totals()
-        out_rbc = float(taken @ spun.profile.rbc)
-        out_wbc = float(taken @ spun.profile.wbc)
-        out_plt = float(taken @ spun.profile.platelets)
-        results.append(
-            StepResult(
-                spin=step.spin,
-                harvest=step.harvest,
-                tube=step_tube,
-                input_ml=volume_ml,
-                layers=layers,
-                cut_mm=cut,
-                harvested_ml=harvested_mm3 / MM3_PER_ML,
-                platelet_recovery=_ratio(out_plt, in_plt),
-                wbc_recovery=_ratio(out_wbc, in_wbc),
-                rbc_recovery=_ratio(out_rbc, in_rbc),
-                time_steps=spun.steps,
-            )
-        )
-        volume_ml = harvested_mm3 / MM3_PER_ML
-        if harvested_mm3 > 0:
-            rbc, wbc, platelets = out_rbc / harvested_mm3, out_wbc / harvested_mm3, out_plt / harvested_mm3
-        else:
-            rbc = wbc = platelets = 0.0
+        result, contents = harvest_step(step, step_tube, start, spun.profile, spun.steps, p, contents.volume_ml)
+        results.append(result)
+        if result.harvested_ml <= 0:
             warnings.append(f"step {index}: the harvest rule takes nothing ({step.harvest.describe()})")
-
-    product_mm3 = volume_ml * MM3_PER_ML
-    product = measures(
-        wb_platelets_per_ul=blood.platelets_per_ul,
-        wb_ml=blood.volume_ml,
-        product_platelets=platelets * product_mm3,
-        product_ml=volume_ml,
-    )
-    wbc_recovery = wbc * product_mm3 / wb_mm3
-    wbc_factor = wbc if product_mm3 > 0 else 0.0
-    return Prediction(
-        steps=tuple(results),
-        volume_ml=volume_ml,
-        platelet_recovery=product.recovery,
-        platelets_per_ul=product.platelets_per_ul,
-        concentration_factor=product.concentration_factor,
-        dose=product.dose,
-        wbc_recovery=wbc_recovery,
-        wbc_factor=wbc_factor,
-        wbc_per_ul=None if blood.wbc_per_ul is None else wbc_factor * blood.wbc_per_ul,
-        rbc_recovery=_ratio(rbc * product_mm3, wb_rbc_mm3),
-        hematocrit=rbc,
-        parameters=p,
-        warnings=tuple(warnings),
-    )
+    return product_of(blood, tuple(results), contents, tuple(warnings), p)
 
 
 def _ratio(part: float, whole: float) -> float:

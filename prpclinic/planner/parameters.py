@@ -26,6 +26,15 @@ class ModelParameters:
     platelet (fitted; an equal-volume sphere of a 4.5-11 fL platelet is 2.0-2.8 µm).
     ``wbc_diameter_um``: white cells, not fitted (no published white-cell yields to fit):
     the neutrophil diameter of Downey et al. 1990.
+
+    Two corrections for one clinic's centrifuge and handling, fitted to its own products by
+    ``calibration.calibrate`` (both 1 = none, the published fit's assumption):
+    ``g_scale``: the centrifuge's effective g·min as a multiple of the nominal one (rotor radius,
+    speed display, acceleration and braking); every settling speed is multiplied by it, which in
+    this model is the same as multiplying every spin's g (or minutes) by it.
+    ``harvest_yield``: the fraction of the platelets a harvest takes that reach the next tube or
+    the product (adhesion, activation, pipetting; the model loses platelets only to sedimentation
+    otherwise). White and red cells are not affected.
     """
 
     rbc_diameter_um: float = 8.0
@@ -38,11 +47,15 @@ class ModelParameters:
     plasma_density: float = c.PLASMA_DENSITY.value
     plasma_viscosity: float = c.PLASMA_VISCOSITY.value
     packed_fraction: float = c.PACKED_RED_CELL_FRACTION.value
+    g_scale: float = 1.0
+    harvest_yield: float = 1.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             if not getattr(self, f.name) > 0:
                 raise ValueError(f"{f.name} must be positive")
+        if not self.harvest_yield <= 1:
+            raise ValueError("the harvest yield is a fraction (at most 1)")
         if not self.packed_fraction < 1:
             raise ValueError("the packed fraction must be below 1 (packed red cells trap plasma)")
         if not self.plasma_density < min(self.platelet_density, self.wbc_density, self.rbc_density):
@@ -57,11 +70,12 @@ class ModelParameters:
         return replace(self, **{name: float(v) for name, v in zip(FITTED_NAMES, values, strict=True)})
 
     def stokes_speed_mm_s(self, diameter_um: float, density: float, rcf: float) -> float:
-        """Stokes settling speed (mm/s) of a sphere in plasma at ``rcf`` x g: d²·(rho_p - rho_f)·g/(18 mu)."""
+        """Stokes settling speed (mm/s) of a sphere in plasma at ``rcf`` x g: d²·(rho_p - rho_f)·g/(18 mu),
+        times ``g_scale`` (the centrifuge's correction)."""
         d = diameter_um * 1e-6
         return (
             1000.0 * d * d * (density - self.plasma_density) * rcf * c.STANDARD_GRAVITY / (18.0 * self.plasma_viscosity)
-        )
+        ) * self.g_scale
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,3 +170,34 @@ class Step:
     spin: Spin
     harvest: Harvest
     tube: Tube | None = None
+
+
+#: The harvests assumed when only the spins (and perhaps the PRP volume) are known: the CLI's
+#: defaults and ``calibration``'s reading of a clinic's products.
+#: One spin: the plasma down to 2 mm above the buffy coat (leukocyte-poor PRP).
+SINGLE_SPIN_HARVEST: Harvest = PlasmaAboveBuffy(2.0)
+#: After the first of two spins: all the plasma down to the red cells (Perez 2014's T1 rule).
+FIRST_SPIN_HARVEST: Harvest = UpperPlasmaLayer()
+#: After the second spin: keep the lower third (Perez 2014: the upper two thirds are discarded).
+SECOND_SPIN_HARVEST: Harvest = KeepLowerFraction(1 / 3)
+
+
+def clinic_steps(
+    spins: tuple[Spin, ...] | list[Spin],
+    prp_ml: float | None = None,
+    *,
+    first_harvest: Harvest = FIRST_SPIN_HARVEST,
+) -> tuple[Step, ...]:
+    """The steps of a program known by its spins and, perhaps, the PRP volume harvested.
+
+    One spin: the top ``prp_ml`` of the tube (``UpperVolume``), or without it the plasma down to
+    2 mm above the buffy coat. Two spins: ``first_harvest`` (all the plasma down to the red cells),
+    then the bottom ``prp_ml`` of the second tube (``KeepLowerVolume``), or without it the lower
+    third.
+    """
+    if len(spins) == 1:
+        return (Step(spins[0], SINGLE_SPIN_HARVEST if prp_ml is None else UpperVolume(prp_ml)),)
+    if len(spins) == 2:
+        second = SECOND_SPIN_HARVEST if prp_ml is None else KeepLowerVolume(prp_ml)
+        return (Step(spins[0], first_harvest), Step(spins[1], second))
+    raise ValueError("a program here has one or two spins")

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from prpclinic.clinics.access import clinic_view
-from prpclinic.planner.model import Prediction, predict
+from prpclinic.planner.model import Prediction, default_parameters, predict
+from prpclinic.planner.parameters import ModelParameters
 from prpclinic.planner.protocol import Blood, Spin, Step
-from prpclinic.planner.recommend import Program, Ranked, Target, recommend, resuspension_volume_ml
+from prpclinic.planner.recommend import CandidateGrid, Program, Ranked, Target, recommend, resuspension_volume_ml
+from prpclinic.planning import services
 from prpclinic.planning.drawing import tube_svg
 from prpclinic.planning.forms import HARVESTS, TUBES, PlannerForm
-from prpclinic.planning.selectors import clinic_programs, last_draw_values
+from prpclinic.planning.selectors import clinic_programs, last_draw_values, latest_calibration
 
 
 def _steps(data: dict[str, Any], radius_cm: float | None) -> tuple[Step, ...]:
@@ -33,6 +36,20 @@ def _program_steps(program: Any, data: dict[str, Any]) -> tuple[Step, ...]:
     if program.spin2_rcf:
         steps.append(Step(Spin(program.spin2_rcf, program.spin2_minutes, radius), HARVESTS[data["harvest2"]][1](data)))
     return tuple(steps)
+
+
+def _model_for(request: HttpRequest, device: Any) -> tuple[ModelParameters | None, str]:
+    """The device's newest calibration, else the published fit; and a sentence saying which."""
+    if device is not None:
+        calibration = latest_calibration(clinic_id=request.clinic.pk, centrifuge_id=device.pk)
+        if calibration is not None:
+            params = replace(default_parameters(), g_scale=calibration.g_scale, harvest_yield=calibration.harvest_yield)
+            return params, (
+                f"Model calibrated to {device.name}'s own {calibration.n_observations} products "
+                f"({calibration.created_at:%Y-%m-%d}): effective g·min × {calibration.g_scale:.2f}, "
+                f"harvest yield {calibration.harvest_yield:.2f}."
+            )
+    return None, "Model: the published fit (no calibration of this centrifuge yet)."
 
 
 @clinic_view("prp.view")
@@ -66,8 +83,11 @@ def planner(request: HttpRequest) -> HttpResponse:
             platelets_per_ul=float(data["platelets_k_per_ul"]) * 1000.0,
         )
         tube = TUBES[int(data["tube"])]
+        device = program.centrifuge if program else data.get("centrifuge")
+        params, model_note = _model_for(request, device)
+        context["model_note"] = model_note
         try:
-            prediction = predict(tube, blood, _steps(data, radius))
+            prediction = predict(tube, blood, _steps(data, radius), params=params)
         except ValueError as exc:
             form.add_error(None, str(exc))
             return render(request, "planning/planner.html", context, status=400)
@@ -90,13 +110,56 @@ def _recommendation(
     skipped: list[str] = []
     for program in clinic_programs(clinic_id=request.clinic.pk):
         candidate = Program(program.name, _program_steps(program, data))
+        params, _ = _model_for(request, program.centrifuge)
         try:
-            ranked += recommend(tube, blood, [candidate], target)
+            ranked += recommend(tube, blood, [candidate], target, params=params)
         except ValueError as exc:  # e.g. this rotor is too small for this tube
             skipped.append(f"{program.name}: {exc}")
     ranked.sort(key=lambda r: (r.miss, -r.prediction.platelet_recovery))
+    # New settings: the best of a grid of about 1,000 one- and two-spin candidates (fast path).
+    radius = float(data["centrifuge"].rotor_radius_cm) if data.get("centrifuge") else None
+    try:
+        new_settings = recommend(tube, blood, [], target, candidates=CandidateGrid(rotor_radius_cm=radius), top=3)
+    except ValueError as exc:
+        new_settings = ()
+        skipped.append(f"new settings: {exc}")
     new_setting = None
     if target.platelets_per_ul:
         best = ranked[0].prediction if ranked else current
         new_setting = resuspension_volume_ml(best, target.platelets_per_ul)
-    return {"ranked": ranked[:5], "skipped": skipped, "target": target, "resuspend_ml": new_setting}
+    return {
+        "ranked": ranked[:5],
+        "new_settings": new_settings,
+        "skipped": skipped,
+        "target": target,
+        "resuspend_ml": new_setting,
+    }
+
+
+@clinic_view("prp.view")
+@require_http_methods(["GET", "POST"])
+def calibration(request: HttpRequest, centrifuge_id: int) -> HttpResponse:
+    """A device's calibration to the clinic's products: predicted against measured, with the error.
+
+    POST (devices permission) runs a new calibration; GET shows the newest.
+    """
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from prpclinic.planning.models import CentrifugeCalibration
+    from prpclinic.prp.models import Centrifuge
+
+    device = Centrifuge.objects.filter(pk=centrifuge_id, clinic=request.clinic).first()
+    if device is None:
+        raise Http404("No such centrifuge.")
+    if request.method == "POST":
+        result = services.centrifuge_calibrate(request=request, centrifuge_id=device.pk)
+        if result.calibrated:
+            messages.success(request, f"Calibrated on {result.n_observations} products.")
+        else:
+            messages.warning(request, f"Too few products with measured counts ({result.n_observations}).")
+        return redirect("planner_calibration", centrifuge_id=device.pk)
+    latest = (
+        CentrifugeCalibration.objects.filter(clinic=request.clinic, centrifuge=device).order_by("-created_at").first()
+    )
+    return render(request, "planning/calibration.html", {"device": device, "calibration": latest})
