@@ -147,3 +147,28 @@ def test_in_production_the_invitation_mail_waits_for_the_worker(personas: Person
     assert mail.outbox == []
     call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
     assert [m.to for m in mail.outbox] == [["wendy@a.test"]]
+
+
+def test_a_new_install_gets_its_first_clinic_and_admin_from_the_command(db: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "create_clinic", name="Lake Clinic", slug="lake", timezone="Europe/Vienna", admin_email="Boss@Lake.test",
+        admin_name="Bo Boss", stdout=out,
+    )  # fmt: skip
+    membership = Membership.objects.get(user__email="boss@lake.test")
+    assert (membership.clinic.name, membership.role) == ("Lake Clinic", Role.CLINIC_ADMIN)
+    assert AuditEvent.objects.filter(action="clinic.create", clinic=membership.clinic).exists()
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="timezone"):
+        call_command("create_clinic", name="X", slug="x", timezone="Mars/Olympus", admin_email="a@b.c", admin_name="A")
+
+
+def test_the_password_reset_mail_goes_through_the_task_queue(personas: Personas) -> None:
+    Client().post("/account/password-reset/", {"email": personas.nurse.email})
+    assert [m.to for m in mail.outbox] == [[personas.nurse.email]]
+    assert "Reset your prpclinic password" in mail.outbox[0].subject

@@ -14,6 +14,7 @@ account_urls = [
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(
+            form_class=views.PasswordResetForm,
             template_name="clinics/password_reset.html",
             email_template_name="clinics/email/password_reset.txt",
             subject_template_name="clinics/email/password_reset_subject.txt",
