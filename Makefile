@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint format bench docs clean
+.PHONY: run test lint format bench soak docs clean deploy-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ docs: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run
+
+# Ten minutes, sixteen clients, a mix of pages; zero errors and a steady memory footprint.
+soak: $(VENV)/.installed
+	$(BIN)/python -m bench.soak --minutes 10 --clients 16
+
+# The production setup of docs/deployment.md (PostgreSQL, gunicorn, worker, nginx with TLS) on
+# loopback, checked end to end through nginx. Root on Debian 12 (installs nginx if missing);
+# DEPLOY_CHECK_PG_URL = a PostgreSQL superuser (default postgres://postgres@127.0.0.1:5432).
+deploy-check: $(VENV)/.installed
+	bash deploy/check.sh
 
 clean:
 	rm -rf $(VENV) var

@@ -37,6 +37,14 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "MEDIA_ROOT": ("`var/media`", "Where uploaded files are stored (never served publicly)."),
     "STATIC_ROOT": ("`var/static`", "Where `collectstatic` puts static files."),
     "LOG_LEVEL": ("INFO", "Level of the application's logs."),
+    "LOG_FORMAT": (
+        "json (text when DEBUG)",
+        "Log lines as `json` (one object per line) or `text`; see docs/operations-logs.md.",
+    ),
+    "TRUSTED_PROXIES": (
+        "`127.0.0.1,::1`",
+        "Addresses of the reverse proxy; from them the client address is taken from `X-Real-IP` (audit trail).",
+    ),
     "PORT": ("8000", "Port `make run` serves on."),
     "PRPCLINIC_TESTING": ("0", "Test mode, set by the test suite: fixed keys, fast hashing. Never in production."),
 }

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request, redirects and static files included, gets an ID and an access line.
+    "prpclinic.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,6 +196,9 @@ SECURE_HSTS_SECONDS = 31536000 if SECURE_SSL else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL
 SECURE_HSTS_PRELOAD = SECURE_SSL
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Requests from these addresses come through our proxy: the audit trail takes the client's
+# address from X-Real-IP, which nginx overwrites (deploy/nginx/prpclinic.conf).
+TRUSTED_PROXIES = frozenset(env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"]))
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -224,6 +229,8 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "prpclinic" / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Only the hashed names are kept and compressed: halves collectstatic (django-ninja's docs assets).
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -252,14 +259,50 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "prpclinic@localhost")
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# JSON lines in production (one object per line, for a log shipper); readable text under DEBUG.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "text"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
+# Loggers that would write values (SQL parameters, template variables) at DEBUG never go below INFO.
+_LOG_LEVEL_NO_DEBUG = "INFO" if LOG_LEVEL in ("DEBUG", "NOTSET") else LOG_LEVEL
+# What is logged and what is redacted: prpclinic/logs.py and docs/operations-logs.md. Every
+# handler needs both filters: "request_id" puts the request's ID on each record, "redact"
+# removes database error details, e-mail addresses, dates, phone numbers and record numbers.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "prpclinic.logs.RequestIdFilter"},
+        "redact": {"()": "prpclinic.logs.RedactFilter"},
+    },
+    "formatters": {
+        "json": {"()": "prpclinic.logs.JsonFormatter"},
+        "text": {"()": "prpclinic.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",  # stderr
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Replaces Django's default handlers (an unfiltered console under DEBUG, and mail_admins,
+        # which would e-mail tracebacks): its records go through the handler above like all others.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # SQL with its parameters (patient data) is logged at DEBUG: never.
+        "django.db.backends": {"level": _LOG_LEVEL_NO_DEBUG},
+        "django.template": {"level": _LOG_LEVEL_NO_DEBUG},
+        # runserver's own access lines (4xx as warnings) carry query strings; prpclinic.access
+        # logs every request instead.
+        "django.server": {
+            "level": "ERROR" if _LOG_LEVEL_NO_DEBUG in ("INFO", "WARNING") else _LOG_LEVEL_NO_DEBUG,
+            "propagate": True,  # Django's default config stops it, and it would print through no handler
+        },
         # Axes would log the attempted user name; the audit trail records failures instead.
         "axes": {"level": "WARNING"},
         # WeasyPrint narrates every render at INFO.

@@ -217,3 +217,13 @@ def test_in_production_a_background_thread_seals_after_commit(personas: Personas
         time.sleep(0.05)
     assert sorted(AuditSeal.objects.filter(event__in=events).values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
     assert all(r.ok for r in audit_verify_all())
+
+
+def test_behind_the_proxy_the_audit_records_the_clients_address(personas: Personas, signed_in: Any) -> None:
+    patient = make_patient(personas.clinic_a)
+    signed_in("nurse").get(f"/patients/{patient.pk}/", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP="192.0.2.44")
+    signed_in("nurse").get(f"/patients/{patient.pk}/", REMOTE_ADDR="203.0.113.9", HTTP_X_REAL_IP="192.0.2.99")
+    addresses = list(
+        AuditEvent.objects.filter(action="patient.view").order_by("id").values_list("source_ip", flat=True)
+    )
+    assert addresses == ["192.0.2.44", "203.0.113.9"]  # a header from outside the proxy is ignored

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +28,17 @@ SEAL_BATCH = 2000
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: behind our proxy (a trusted REMOTE_ADDR), the one nginx passes on."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    remote = request.META.get("REMOTE_ADDR") or None
+    if remote in settings.TRUSTED_PROXIES:
+        forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
+        try:
+            return str(ipaddress.ip_address(forwarded)) if forwarded else remote
+        except ValueError:
+            return remote
+    return remote
 
 
 def audit_record(
