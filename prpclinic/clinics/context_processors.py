@@ -16,6 +16,9 @@ def active_clinic(request: HttpRequest) -> dict[str, Any]:
         return {"active_clinic": None, "active_membership": None, "allowed": frozenset()}
 
     def other_clinics() -> list[Membership]:
+        known = getattr(request, "other_memberships", None)
+        if known is not None:  # fetched by ActiveClinicMiddleware with the active one
+            return known
         return list(
             Membership.objects.select_related("clinic")
             .filter(user_id=membership.user_id, is_active=True, clinic__is_active=True)

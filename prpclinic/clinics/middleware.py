@@ -88,7 +88,8 @@ class ActiveClinicMiddleware:
                     name = "two_factor_verify" if gate == "verify" else "two_factor_setup"
                     return _redirect(request, reverse(name))
             else:
-                membership = active_membership(user.pk, request.session.get("clinic_id"))
+                membership, others = active_memberships(user.pk, request.session.get("clinic_id"))
+                request.other_memberships = others  # type: ignore[attr-defined]  (the clinic switcher)
                 if membership is not None:
                     if request.session.get("clinic_id") != membership.clinic_id:  # no session write per request
                         request.session["clinic_id"] = membership.clinic_id
@@ -102,16 +103,20 @@ class ActiveClinicMiddleware:
         return self.get_response(request)
 
 
-def active_membership(user_id: int, clinic_id: int | None) -> Membership | None:
-    """The membership to act under: the chosen clinic if still active, else the first one."""
-    memberships = Membership.objects.select_related("clinic").filter(
-        user_id=user_id, is_active=True, clinic__is_active=True
+def active_memberships(user_id: int, clinic_id: int | None) -> tuple[Membership | None, list[Membership]]:
+    """The membership to act under (the chosen clinic if still active, else the first) and the
+    user's other active clinics, for the switcher: one query for both."""
+    memberships = list(
+        Membership.objects.select_related("clinic")
+        .filter(user_id=user_id, is_active=True, clinic__is_active=True)
+        .order_by("clinic__name", "clinic_id")
     )
-    if clinic_id is not None:
-        chosen = memberships.filter(clinic_id=clinic_id).first()
-        if chosen is not None:
-            return chosen
-    return memberships.order_by("clinic__name", "clinic_id").first()
+    chosen = next((m for m in memberships if m.clinic_id == clinic_id), memberships[0] if memberships else None)
+    return chosen, [m for m in memberships if m is not chosen]
+
+
+def active_membership(user_id: int, clinic_id: int | None) -> Membership | None:
+    return active_memberships(user_id, clinic_id)[0]
 
 
 class NoStoreMiddleware:

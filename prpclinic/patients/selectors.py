@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import Http404, HttpRequest
 
 from prpclinic.audit.models import AuditEvent
@@ -38,6 +40,7 @@ def patient_search(
     patients: QuerySet[Patient] = Patient.objects.filter(clinic_id=clinic_id)
     if not include_inactive:
         patients = patients.filter(is_active=True)
+    order: tuple[Any, ...] = ("family_name", "given_name", "id")
     born = parse_search_date(text)
     if born is not None:
         patients = patients.filter(date_of_birth=born)
@@ -48,7 +51,11 @@ def patient_search(
         else:
             for word in words:
                 patients = patients.filter(search_text__contains=word)
-    return list(patients.order_by("family_name", "given_name", "id")[:limit])
+            # Same order, written so PostgreSQL cannot walk the name index and filter row by row
+            # (with LIMIT it did, scanning 10,000+ rows for a common fragment): it uses the
+            # trigram index and sorts the few matches. Measured 9.1 -> 3.9 ms mean (docs/benchmark.md).
+            order = (Concat("family_name", Value("")), "given_name", "id")
+    return list(patients.order_by(*order)[:limit])
 
 
 def patient_get(*, request: HttpRequest, patient_id: int, for_update: bool = False) -> Patient:
