@@ -69,36 +69,32 @@ def _known_user(credentials: dict[str, Any]) -> User | None:
     return User.objects.filter(email=email).first() if email else None
 
 
+def _audit_account_event(action: str, request: HttpRequest | None, username: object) -> None:
+    """A failed or locked sign-in, in the chain of the account's clinic (or the global chain).
+
+    The name tried is recorded only when it is not an account, to spot guessing.
+    """
+    user = _known_user({"username": username})
+    membership = active_membership(user.pk, None) if user else None
+    audit_record(
+        action=action,
+        request=request,
+        actor=user,
+        clinic=membership.clinic if membership else None,
+        role=membership.role if membership else "",
+        object_type="clinics.user",
+        object_id=user.pk if user else "",
+        changes={} if user else {"attempted": str(username or "")[:254]},
+    )
+
+
 @receiver(user_login_failed)
 def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    """A failed sign-in goes to the chain of the account's clinic, or the global chain."""
-    user = _known_user(credentials)
-    membership = active_membership(user.pk, None) if user else None
-    audit_record(
-        action="login.failed",
-        request=request,
-        actor=user,
-        clinic=membership.clinic if membership else None,
-        role=membership.role if membership else "",
-        object_type="clinics.user",
-        object_id=user.pk if user else "",
-        # The name tried is recorded only when it is not an account, to spot guessing.
-        changes={} if user else {"attempted": str(credentials.get("username", ""))[:254]},
-    )
+    _audit_account_event("login.failed", request, credentials.get("username"))
 
 
 @receiver(user_locked_out)
 def on_locked_out(sender: Any, request: HttpRequest | None, username: str | None, **kwargs: Any) -> None:
-    user = _known_user({"username": username})
-    membership = active_membership(user.pk, None) if user else None
-    audit_record(
-        action="login.locked",
-        request=request,
-        actor=user,
-        clinic=membership.clinic if membership else None,
-        role=membership.role if membership else "",
-        object_type="clinics.user",
-        object_id=user.pk if user else "",
-    )
+    _audit_account_event("login.locked", request, username)
