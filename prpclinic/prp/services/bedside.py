@@ -44,19 +44,32 @@ def classify_scan(code: str) -> str:
     return "unknown"
 
 
-def _refuse(
-    request: HttpRequest, product: Product, patient: Patient, codes: tuple[str, str], reason: str
+def _record_scan(
+    request: HttpRequest,
+    product: Product,
+    patient: Patient,
+    codes: tuple[str, str],
+    result: str,
+    at: Any,
+    reason: str = "",
 ) -> Verification:
-    verification = Verification.objects.create(
+    return Verification.objects.create(
         clinic=request.clinic,
         product=product,
         patient=patient,
         scanned_patient_code=codes[0],
         scanned_product_code=codes[1],
-        result=VerificationResult.REFUSED,
+        result=result,
         reason=reason,
         by=request.user,
+        at=at,
     )
+
+
+def _refuse(
+    request: HttpRequest, product: Product, patient: Patient, codes: tuple[str, str], reason: str, at: Any
+) -> Verification:
+    verification = _record_scan(request, product, patient, codes, VerificationResult.REFUSED, at, reason)
     audit_record(action="prp.verify_refused", request=request, obj=product, changes={"reason": reason})
     return verification
 
@@ -96,17 +109,8 @@ def product_verify_at_bedside(*, request: HttpRequest, patient_code: str, produc
         product = product_for_update(request=request, product_id=product_id)
         now = timezone.now()  # one clock read under the lock: the check and the record agree
         if product.patient_id != patient.pk:
-            verification = Verification.objects.create(
-                clinic=request.clinic,
-                product=product,
-                patient=patient,
-                scanned_patient_code=patient_code,
-                scanned_product_code=product_code,
-                result=VerificationResult.MISMATCH,
-                reason=f"product belongs to {product.patient.mrn}, patient scanned is {patient.mrn}",
-                by=request.user,
-                at=now,
-            )
+            reason = f"product belongs to {product.patient.mrn}, patient scanned is {patient.mrn}"
+            verification = _record_scan(request, product, patient, codes, VerificationResult.MISMATCH, now, reason)
             Incident.objects.create(
                 clinic=request.clinic,
                 product=product,
@@ -134,22 +138,15 @@ def product_verify_at_bedside(*, request: HttpRequest, patient_code: str, produc
                 ProductStatus.DISCARDED: "it was discarded",
                 ProductStatus.QUARANTINED: "it is quarantined after an incident; a physician must release it",
             }
-            return _refuse(request, product, patient, codes, f"Do not use this product: {reasons[product.status]}.")
+            return _refuse(
+                request, product, patient, codes, f"Do not use this product: {reasons[product.status]}.", now
+            )
         if product.is_expired(now):
             local = timezone.localtime(product.expires_at)
             return _refuse(
-                request, product, patient, codes, f"Do not use this product: it expired at {local:%Y-%m-%d %H:%M}."
+                request, product, patient, codes, f"Do not use this product: it expired at {local:%Y-%m-%d %H:%M}.", now
             )
-        verification = Verification.objects.create(
-            clinic=request.clinic,
-            product=product,
-            patient=patient,
-            scanned_patient_code=patient_code,
-            scanned_product_code=product_code,
-            result=VerificationResult.MATCH,
-            by=request.user,
-            at=now,
-        )
+        verification = _record_scan(request, product, patient, codes, VerificationResult.MATCH, now)
         product_move(request=request, product=product, to=ProductStatus.VERIFIED)
     return verification
 
