@@ -356,7 +356,10 @@ def _run(
                 break
         st = _rates(bt, p)
         still = st.rate > 0
-        full = np.where(still, numerics.cfl / np.where(still, st.rate, 1.0), np.inf)
+        # A rate of a few 1e-300 (a tube that has all but stopped) overflows to inf: the step is
+        # then unbounded, which is what np.inf below means anyway.
+        with np.errstate(over="ignore", divide="ignore"):
+            full = np.where(still, numerics.cfl / np.where(still, st.rate, 1.0), np.inf)
         # targets that end within the next full step: the shorter last step ``settle`` would take
         while True:
             target = next_target()
