@@ -206,3 +206,8 @@ def chain(personas: Personas) -> Chain:
     patient = make_patient(clinic, given_name="Clara", family_name="Weber", mrn="A000100")
     visit = Visit.objects.create(clinic=clinic, patient=patient, treatment="prp_scalp", clinician=personas.physician)
     return Chain(centrifuge, program, tube_lot, kit_lot, patient, visit)
+
+
+# The browser tests' Chromium, page and console-error fixtures (tests/browser.py). Imported last:
+# that module imports PASSWORD from here.
+from tests.browser import browser, console_errors, page  # noqa: E402, F401

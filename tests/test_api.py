@@ -32,8 +32,8 @@ from prpclinic.prp.models import (
     Spin,
     Verification,
 )
+from tests.browser import CHROMIUM_ARGS, REPORT_CSP_VIOLATIONS
 from tests.conftest import Chain, Personas, make_patient, sign_in
-from tests.test_browser import REPORT_CSP_VIOLATIONS
 
 CSRF_REFUSED = "This request has no valid CSRF token: send the value of the csrftoken cookie in the X-CSRFToken header."
 NOT_SIGNED_IN = "Sign in to prpclinic (with your second factor) before using the API."
@@ -528,7 +528,7 @@ def test_the_docs_page_renders_every_operation_in_a_browser_under_the_csp(
     session = signed_in("nurse").cookies["sessionid"].value
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context()
         context.add_cookies([{"name": "sessionid", "value": session, "url": str(live_server)}])
         context.add_init_script(REPORT_CSP_VIOLATIONS)

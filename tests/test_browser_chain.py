@@ -13,67 +13,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import zoneinfo
-from collections.abc import Iterator
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from prpclinic.clinics.models import User
 from prpclinic.prp.models import Incident, Product, ProductStatus
+from tests.browser import current_code, sign_in_with_password
 from tests.conftest import Chain, Personas, clinic_request, make_patient
-from tests.test_browser import CHROMIUM_ARGS, REPORT_CSP_VIOLATIONS, current_code, sign_in_with_password
 from tests.test_prp_chain import prepared_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 expect.set_options(timeout=10_000)
 
 BARCODE = re.compile(r"PRP-[A-Z0-9]+")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail(
-            "Chromium is not installed: the browser tests need Debian's chromium "
-            "(apt-get install -y chromium). Do not run `playwright install`.",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def console_errors() -> list[str]:
-    """Console errors, uncaught exceptions and CSP violations seen by the page fixture."""
-    return []
-
-
-@pytest.fixture
-def page(browser: Browser, console_errors: list[str]) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    context.set_default_timeout(10_000)
-    context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = context.new_page()
-
-    def on_console(message: ConsoleMessage) -> None:
-        source = message.location.get("url", "")
-        # Chromium asks for /favicon.ico on its own; the app does not serve one (not a page error).
-        if message.type == "error" and not source.endswith("/favicon.ico"):
-            console_errors.append(f"{page.url}: {message.text} ({source})")
-
-    def on_page_error(error: Error) -> None:
-        console_errors.append(f"{page.url}: uncaught {error.name}: {error.message}")
-
-    page.on("console", on_console)
-    page.on("pageerror", on_page_error)
-    yield page
-    context.close()
 
 
 # --- helpers --------------------------------------------------------------------------------
