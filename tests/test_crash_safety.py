@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.test_logs import PASSWORD, Browser, Reply, Server, make_app, scratch_database
+from tests.test_logs import PASSWORD, PRP_DEVICE_AND_LOTS, Browser, Reply, Server, make_app, scratch_database
 
 KILLS = 5
 CLIENTS = 4
-SETUP = """
+SETUP = (
+    """
 import json
 from decimal import Decimal
 import datetime as dt
@@ -49,25 +50,11 @@ from prpclinic.prp.models import Centrifuge, ConsumableLot, SpinProgram
 clinic = Clinic.objects.create(name="Crash Test Clinic", slug="crash-test", timezone="UTC", mrn_prefix="C")
 nurse = User.objects.create_user("nurse@crash.example", %(password)r, full_name="Nora Crash")
 Membership.objects.create(clinic=clinic, user=nurse, role="nurse")
-today = timezone.localdate()
-centrifuge = Centrifuge.objects.create(
-    clinic=clinic, name="Room 1", make="Hettich", model="EBA 200", serial_number="SN-1",
-    rotor_radius_cm=Decimal("8.6"), max_rpm=6000, calibration_due=today + dt.timedelta(days=90),
-)
-program = SpinProgram.objects.create(
-    clinic=clinic, centrifuge=centrifuge, name="Double spin", spin1_rcf=200, spin1_rpm=1441,
-    spin1_minutes=10, spin2_rcf=600, spin2_rpm=2496, spin2_minutes=10,
-)
-tube = ConsumableLot.objects.create(
-    clinic=clinic, kind="tube", product_name="Citrate tube 9 mL", lot_number="T-1",
-    expiry_date=today + dt.timedelta(days=200), tube_capacity_ml=Decimal("9"),
-)
-kit = ConsumableLot.objects.create(
-    clinic=clinic, kind="kit", product_name="PRP kit", lot_number="K-1",
-    expiry_date=today + dt.timedelta(days=200), tube_capacity_ml=Decimal("10"),
-)
-print(json.dumps({"centrifuge": centrifuge.pk, "program": program.pk, "tube": tube.pk, "kit": kit.pk}))
 """
+    + PRP_DEVICE_AND_LOTS
+    + """print(json.dumps({"centrifuge": centrifuge.pk, "program": program.pk, "tube": tube.pk, "kit": kit.pk}))
+"""
+)
 
 # Reads the acknowledged writes from a JSON file and reports every problem found in the database.
 CHECK = """

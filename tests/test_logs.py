@@ -490,7 +490,30 @@ def boom(request: HttpRequest, patient_id: int) -> HttpResponse:
 urlpatterns = [path("boom/<int:patient_id>/", boom), path("", include("prpclinic.urls"))]
 """
 
-SETUP = """
+# The clinic's centrifuge, program and lots, in the setup scripts of this test and the crash test
+# (needs `clinic`, `timezone`, `Decimal`, `dt` and the prp models imported before it).
+PRP_DEVICE_AND_LOTS = """
+today = timezone.localdate()
+centrifuge = Centrifuge.objects.create(
+    clinic=clinic, name="Room 1", make="Hettich", model="EBA 200", serial_number="SN-1",
+    rotor_radius_cm=Decimal("8.6"), max_rpm=6000, calibration_due=today + dt.timedelta(days=90),
+)
+program = SpinProgram.objects.create(
+    clinic=clinic, centrifuge=centrifuge, name="Double spin", spin1_rcf=200, spin1_rpm=1441,
+    spin1_minutes=10, spin2_rcf=600, spin2_rpm=2496, spin2_minutes=10,
+)
+tube = ConsumableLot.objects.create(
+    clinic=clinic, kind="tube", product_name="Citrate tube 9 mL", lot_number="T-1",
+    expiry_date=today + dt.timedelta(days=200), tube_capacity_ml=Decimal("9"),
+)
+kit = ConsumableLot.objects.create(
+    clinic=clinic, kind="kit", product_name="PRP kit", lot_number="K-1",
+    expiry_date=today + dt.timedelta(days=200), tube_capacity_ml=Decimal("10"),
+)
+"""
+
+SETUP = (
+    """
 import json
 from decimal import Decimal
 import datetime as dt
@@ -514,28 +537,14 @@ for values in %(patients)r:
     patient.full_clean()
     patient.save()
     patients.append(patient.pk)
-today = timezone.localdate()
-centrifuge = Centrifuge.objects.create(
-    clinic=clinic, name="Room 1", make="Hettich", model="EBA 200", serial_number="SN-1",
-    rotor_radius_cm=Decimal("8.6"), max_rpm=6000, calibration_due=today + dt.timedelta(days=90),
-)
-program = SpinProgram.objects.create(
-    clinic=clinic, centrifuge=centrifuge, name="Double spin", spin1_rcf=200, spin1_rpm=1441,
-    spin1_minutes=10, spin2_rcf=600, spin2_rpm=2496, spin2_minutes=10,
-)
-tube = ConsumableLot.objects.create(
-    clinic=clinic, kind="tube", product_name="Citrate tube 9 mL", lot_number="T-1",
-    expiry_date=today + dt.timedelta(days=200), tube_capacity_ml=Decimal("9"),
-)
-kit = ConsumableLot.objects.create(
-    clinic=clinic, kind="kit", product_name="PRP kit", lot_number="K-1",
-    expiry_date=today + dt.timedelta(days=200), tube_capacity_ml=Decimal("10"),
-)
-print(json.dumps({
+"""
+    + PRP_DEVICE_AND_LOTS
+    + """print(json.dumps({
     "clinic": clinic.pk, "nurse": nurse.pk, "admin": admin.pk, "totp_key": device.key,
     "patients": patients, "centrifuge": centrifuge.pk, "program": program.pk, "tube": tube.pk, "kit": kit.pk,
 }))
 """
+)
 
 DUMP_PATIENTS = """
 import json
