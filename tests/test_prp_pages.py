@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from prpclinic.prp.models import Incident, Product, ProductStatus, SpinProgram
 from tests.conftest import Chain, Personas, clinic_request, make_patient
+from tests.ready import ready_for_visit
 from tests.test_prp_chain import prepared_product
 
 
@@ -219,6 +220,9 @@ def test_the_lot_form_refuses_a_duplicate_lot(personas: Personas, chain: Chain, 
 def test_the_chart_lists_visits_and_starts_one(personas: Personas, chain: Chain, signed_in: Any) -> None:
     client = signed_in("physician")
     assert "Start a visit" in client.get(f"/patients/{chain.patient.pk}/").content.decode()
+    ready_for_visit(
+        clinic=personas.clinic_a, patient=chain.patient, treatment="microneedling_prp", by=personas.physician
+    )
     response = client.post(f"/visits/start/{chain.patient.pk}/", {"treatment": "microneedling_prp"})
     assert response.status_code == 302
     page = client.get(f"/patients/{chain.patient.pk}/").content.decode()
