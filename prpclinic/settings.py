@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "prpclinic.consents",
     "prpclinic.visits",
     "prpclinic.aftercare",
+    "prpclinic.outcomes",
     "prpclinic.prp",
     "prpclinic.planning",
     "prpclinic.ops",

@@ -29,6 +29,7 @@ urlpatterns = [
     path("consents/", include("prpclinic.consents.urls")),
     path("visits/", include("prpclinic.visits.urls")),
     path("aftercare/", include("prpclinic.aftercare.urls")),
+    path("outcomes/", include("prpclinic.outcomes.urls")),
     # Public pages for patients (no login): treatment information and the pre-visit questionnaire.
     path("info/", include("prpclinic.treatments.public_urls")),
     path("info/", include("prpclinic.intake.public_urls")),

@@ -72,6 +72,12 @@ PERMISSIONS: dict[str, tuple[str, frozenset[Role]]] = {
     "visit.adverse": ("Record an adverse event and its outcome.", frozenset({PHYSICIAN, NURSE})),
     "visit.complete": ("Complete a visit and hand out aftercare.", frozenset({PHYSICIAN, NURSE})),
     "aftercare.send": ("Print or e-mail aftercare instructions and visit summaries.", EVERYONE),
+    "outcome.view": ("See a patient's photos, scale scores and progress charts.", frozenset({ADMIN, PHYSICIAN, NURSE})),
+    "outcome.record": ("Take or upload photos and record scale scores.", frozenset({PHYSICIAN, NURSE})),
+    "outcome.analytics": (
+        "See the clinic's outcome analytics per treatment and protocol; export CSV.",
+        frozenset({ADMIN, PHYSICIAN}),
+    ),
     "prp.view": ("See the PRP day board, products and their trace.", EVERYONE),
     "prp.devices": ("Add and edit centrifuges and spin programs.", frozenset({ADMIN, PHYSICIAN})),
     "prp.lots": ("Register kit and tube lots.", frozenset({ADMIN, PHYSICIAN, NURSE})),
