@@ -1,8 +1,25 @@
-"""Reads of visits, scoped to the clinic."""
+"""Reads of visits and their charting, scoped to the clinic, in a fixed number of queries."""
 
 from __future__ import annotations
 
-from prpclinic.visits.models import Visit
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.http import Http404
+from django.urls import reverse
+
+from prpclinic.visits import bodymaps
+from prpclinic.visits.models import TreatmentKind, Visit, ZoneEntry
+
+# PRP volumes must add up within 0.05 mL. Each volume is recorded to 0.01 mL: the application
+# per zone and the chart per zone, and one application's PRP is often split over several
+# charted zones (each rounded on its own), so a few hundredths can differ without any PRP being
+# unaccounted for. 0.05 mL absorbs the rounding of up to five split zones and no more.
+PRP_TOLERANCE_ML = Decimal("0.05")
+TIMELINE_LIMIT = 50
 
 
 def patient_visits(*, clinic_id: int, patient_id: int, limit: int = 20) -> list[Visit]:
@@ -11,3 +28,127 @@ def patient_visits(*, clinic_id: int, patient_id: int, limit: int = 20) -> list[
         .select_related("clinician")
         .order_by("-started_at")[:limit]
     )
+
+
+def visit_get(*, clinic_id: int, visit_id: int) -> Visit:
+    """The clinic's visit with its patient, clinician and protocol; another clinic's answers 404."""
+    visit = (
+        Visit.objects.select_related("patient", "clinician", "completed_by", "protocol__treatment")
+        .filter(pk=visit_id, clinic_id=clinic_id)
+        .first()
+    )
+    if visit is None:
+        raise Http404("No such visit in this clinic.")
+    return visit
+
+
+def protocol_of(visit: Visit) -> Any:
+    """The protocol version the visit is charted under: its own, or (older rows) the current one."""
+    if visit.protocol_id is not None:
+        return visit.protocol
+    from prpclinic.treatments.selectors import current_protocol
+
+    return current_protocol(clinic_id=visit.clinic_id, kind=visit.treatment)
+
+
+@dataclass
+class Charting:
+    """Everything the visit page and the visit summary show of a visit's charting.
+
+    ``zones``: the protocol's zones in order, each a dict of the protocol's keys plus ``entry``
+    (the current ZoneEntry or None) and ``history`` (superseded entries, oldest first).
+    ``maps``: the drawings (see ``bodymaps.map_view``) with the same zone dicts.
+    ``entries``: the current entries in charting order. Volumes are Decimals in mL.
+    """
+
+    visit: Visit
+    protocol: Any
+    zones: list[dict[str, Any]] = field(default_factory=list)
+    maps: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[ZoneEntry] = field(default_factory=list)
+    superseded: list[ZoneEntry] = field(default_factory=list)
+    prp_charted_ml: Decimal = Decimal("0.00")
+    prp_applied_ml: Decimal = Decimal("0.00")
+    cocktail_ml: Decimal = Decimal("0.00")
+
+    @property
+    def prp_difference_ml(self) -> Decimal:
+        return self.prp_charted_ml - self.prp_applied_ml
+
+    @property
+    def prp_balanced(self) -> bool:
+        return abs(self.prp_difference_ml) <= PRP_TOLERANCE_ML
+
+    @property
+    def uses_prp(self) -> bool:
+        return self.visit.treatment != TreatmentKind.MESOTHERAPY
+
+    @property
+    def warned_entries(self) -> list[ZoneEntry]:
+        return [entry for entry in self.entries if entry.warnings]
+
+
+def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None) -> Charting:
+    """The visit's charting: current entry per zone, the superseded history, and the PRP sums.
+
+    Three queries whatever the number of entries (visit, entries, applied PRP), plus the
+    protocol's when an older visit has none of its own. Pass ``visit`` when already fetched.
+    """
+    if visit is None:
+        visit = visit_get(clinic_id=clinic_id, visit_id=visit_id)
+    protocol = protocol_of(visit)
+    rows = list(
+        ZoneEntry.objects.filter(clinic_id=clinic_id, visit_id=visit.pk)
+        .select_related("entered_by", "cocktail", "vial_lot")
+        .order_by("entered_at", "id")
+    )
+    applied = visit.prp_applications.filter(clinic_id=clinic_id).aggregate(total=Sum("volume_applied_ml"))["total"]
+    current = {(row.map, row.zone): row for row in rows if row.is_current}
+    history: dict[tuple[str, str], list[ZoneEntry]] = {}
+    for row in rows:
+        if not row.is_current:
+            history.setdefault((row.map, row.zone), []).append(row)
+    zones = []
+    for spec in protocol.zones:
+        key = (spec.get("map", ""), spec["code"])
+        zones.append({**spec, "entry": current.get(key), "history": history.get(key, [])})
+    maps = []
+    for map_name in dict.fromkeys(zone.get("map", "") for zone in zones):
+        maps.append(bodymaps.map_view(map_name, [z for z in zones if z.get("map", "") == map_name]))
+    entries = [row for row in rows if row.is_current]
+    return Charting(
+        visit=visit,
+        protocol=protocol,
+        zones=zones,
+        maps=maps,
+        entries=entries,
+        superseded=[row for row in rows if not row.is_current],
+        prp_charted_ml=sum((e.prp_volume_ml or Decimal(0) for e in entries), Decimal("0.00")),
+        prp_applied_ml=applied or Decimal("0.00"),
+        cocktail_ml=sum((e.volume_ml or Decimal(0) for e in entries), Decimal("0.00")),
+    )
+
+
+def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's visits for the chart's timeline (newest first, at most 50); one query."""
+    visits = (
+        Visit.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .select_related("clinician")
+        .annotate(zones_charted=Count("zone_entries", filter=Q(zone_entries__is_current=True)))
+        .order_by("-started_at")[:TIMELINE_LIMIT]
+    )
+    items: list[dict[str, Any]] = []
+    for visit in visits:
+        at: dt.datetime = visit.started_at
+        state = visit.get_status_display()
+        detail = f"{state}; {visit.zones_charted} zone(s) charted; clinician {visit.clinician.full_name}."
+        items.append(
+            {
+                "at": at,
+                "kind": "visit",
+                "title": f"{visit.get_treatment_display()} visit",
+                "detail": detail,
+                "url": reverse("visit_detail", args=[visit.pk]),
+            }
+        )
+    return items
