@@ -53,8 +53,8 @@ class Protocol(models.Model):
     )
     # Lists of dicts in the shapes documented in treatments.catalogue (zone, device, technique).
     zones = models.JSONField(default=list)
-    devices = models.JSONField(default=list)
-    techniques = models.JSONField(default=list)
+    devices = models.JSONField(default=list, blank=True)
+    techniques = models.JSONField(default=list, blank=True)
     # name -> {min, max, unit, note, source, tag}: quoted ranges around the defaults above.
     parameters = models.JSONField(default=dict, blank=True)
     aftercare = models.TextField("aftercare instructions", max_length=8000, blank=True)
