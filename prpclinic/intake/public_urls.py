@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from prpclinic.intake import public_views
+
+urlpatterns = [
+    path("<slug:slug>/<str:kind>/screening/", public_views.public_questionnaire, name="intake_public_questionnaire"),
+    path("<slug:slug>/<str:kind>/screening/thanks/", public_views.public_thanks, name="intake_public_thanks"),
+]
