@@ -6,9 +6,19 @@ from typing import Any
 
 from django import template
 
+from prpclinic.consents.selectors import consent_overview
+
 register = template.Library()
 
 
 @register.inclusion_tag("consents/_consents_chart_panel.html", takes_context=True)
 def consents_chart_panel(context: dict[str, Any], patient: Any) -> dict[str, Any]:
-    return {"request": context.get("request"), "patient": patient}
+    """Each form's consent status for the chart, with links to sign, read, download and revoke. One query."""
+    request = context.get("request")
+    clinic_id = request.clinic.pk if request is not None else patient.clinic_id
+    return {
+        "request": request,
+        "patient": patient,
+        "allowed": context.get("allowed", frozenset()),
+        "overview": consent_overview(clinic_id=clinic_id, patient_id=patient.pk),
+    }
