@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from prpclinic.aftercare.timeline import patient_timeline
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
 from prpclinic.patients import selectors, services
@@ -57,11 +58,16 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @clinic_view("patient.view")
 @require_http_methods(["GET"])
 def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """The chart. Every opening is audited (who saw whose record, when, from where)."""
+    """The chart. Every opening is audited (who saw whose record, when, from where).
+
+    One timeline merges each app's items (plans, screenings, consents, visits, PRP products,
+    adverse events, aftercare), newest first and bounded; each app's panel adds its buttons.
+    """
     patient = selectors.patient_get(request=request, patient_id=patient_id)
     audit_record(action="patient.view", request=request, obj=patient)
     history = selectors.patient_history(clinic_id=request.clinic.pk, patient_id=patient.pk)
     visits = patient_visits(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    timeline = patient_timeline(clinic_id=request.clinic.pk, patient_id=patient.pk)
     return render(
         request,
         "patients/chart.html",
@@ -69,6 +75,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
             "patient": patient,
             "history": history,
             "visits": visits,
+            "timeline": timeline,
             "treatments": TreatmentKind.choices,
             "clinical": can(request, "patient.view_clinical"),
             "reason_form": ReasonForm(),
