@@ -6,9 +6,22 @@ from typing import Any
 
 from django import template
 
+from prpclinic.clinics.access import can
+from prpclinic.outcomes.selectors import latest_summary
+
 register = template.Library()
 
 
 @register.inclusion_tag("outcomes/_outcomes_chart_panel.html", takes_context=True)
 def outcomes_chart_panel(context: dict[str, Any], patient: Any) -> dict[str, Any]:
-    return {"request": context.get("request"), "patient": patient}
+    """The latest photos and scores of the patient with links to the outcome pages (two queries)."""
+    request = context.get("request")
+    shown = request is not None and can(request, "outcome.view")
+    summary = latest_summary(clinic_id=patient.clinic_id, patient_id=patient.pk) if shown else {}
+    return {
+        "request": request,
+        "patient": patient,
+        "shown": shown,
+        "can_record": request is not None and can(request, "outcome.record"),
+        **summary,
+    }

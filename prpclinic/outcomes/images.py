@@ -1,0 +1,102 @@
+"""Checking and cleaning an uploaded photo: pure Pillow, no Django.
+
+A photo is accepted by its content, never by its name: Pillow must recognise it as one of the
+allowed formats, ``verify()`` it, then decode every pixel (``load()``), which finds truncated
+files. The stored file is re-encoded from the pixels alone, after the EXIF orientation is
+applied, so no EXIF, GPS, device, XMP or ICC metadata survives.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
+THUMB_SIDE = 320
+JPEG_QUALITY = 92
+
+
+class ImageRefused(ValueError):
+    """The upload is not a usable photo; the message is for the user, next to the file field."""
+
+
+@dataclass(frozen=True)
+class CleanPhoto:
+    data: bytes
+    thumb: bytes
+    extension: str  # "jpg" or "png"
+    content_type: str
+    width: int
+    height: int
+    source_format: str
+
+
+def clean_photo(raw: bytes, *, max_bytes: int, max_pixels: int) -> CleanPhoto:
+    """Check ``raw`` and return the cleaned photo and its thumbnail; ImageRefused otherwise."""
+    if len(raw) > max_bytes:
+        raise ImageRefused(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+    if not raw:
+        raise ImageRefused("The file is empty.")
+    # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; our own limit is checked on
+    # the header's size before any pixel is decoded, and both of Pillow's signals become a refusal.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(raw)) as probe:
+                source_format = probe.format or ""
+                if source_format not in ALLOWED_FORMATS:
+                    raise ImageRefused("Upload a JPEG, PNG or WebP photo.")
+                width, height = probe.size
+                if width * height > max_pixels:
+                    raise ImageRefused(
+                        f"The image is {width}×{height} pixels; at most {max_pixels // 1_000_000} megapixels "
+                        "are accepted."
+                    )
+                probe.verify()
+            with Image.open(io.BytesIO(raw)) as image:
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+        except ImageRefused:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRefused("The image is too large to open safely (a decompression bomb?).") from None
+        except UnidentifiedImageError:
+            raise ImageRefused("The file is not a photo (JPEG, PNG or WebP).") from None
+        except (OSError, SyntaxError, ValueError, EOFError):
+            # Pillow's signals for a truncated or corrupt file.
+            raise ImageRefused("The image is damaged or incomplete; take or upload it again.") from None
+    keep_png = source_format == "PNG"
+    pixels = _pixels_only(upright, keep_alpha=keep_png)
+    data = _encode(pixels, png=keep_png)
+    thumb_image = pixels.copy()
+    thumb_image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    thumb = _encode(thumb_image.convert("RGB"), png=False)
+    return CleanPhoto(
+        data=data,
+        thumb=thumb,
+        extension="png" if keep_png else "jpg",
+        content_type="image/png" if keep_png else "image/jpeg",
+        width=pixels.width,
+        height=pixels.height,
+        source_format=ALLOWED_FORMATS[source_format],
+    )
+
+
+def _pixels_only(image: Image.Image, *, keep_alpha: bool) -> Image.Image:
+    """A new image made of the pixels alone: no info dict, EXIF, ICC profile or text chunks."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    mode = "RGBA" if keep_alpha and has_alpha else "RGB"
+    converted = image.convert(mode)
+    return Image.frombytes(mode, converted.size, converted.tobytes())
+
+
+def _encode(image: Image.Image, *, png: bool) -> bytes:
+    out = io.BytesIO()
+    if png:
+        image.save(out, format="PNG", optimize=False)
+    else:
+        image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()

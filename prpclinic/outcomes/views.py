@@ -1,0 +1,265 @@
+"""Outcome pages: photos, comparison, scale scores, progress charts. Thin: forms in, services out."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods, require_POST
+
+from prpclinic.audit.services import audit_record
+from prpclinic.clinics.access import clinic_view
+from prpclinic.outcomes import scales, selectors, services
+from prpclinic.outcomes.forms import PhotoForm, ReasonForm, ScoreForm
+from prpclinic.outcomes.models import PhotoView
+
+UPLOAD_READ_LIMIT = services.MAX_BYTES + 1
+
+
+def _int_or_none(value: object) -> int | None:
+    return int(value) if value not in (None, "") else None  # type: ignore[call-overload]
+
+
+def _audit_page(request: HttpRequest, action: str, patient: object, **changes: object) -> None:
+    # Photos and scores are clinical data: opening one of these pages is a chart view.
+    audit_record(action=action, request=request, obj=patient, changes=changes or None)  # type: ignore[arg-type]
+
+
+@clinic_view("outcome.view")
+@require_http_methods(["GET"])
+def outcome_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = selectors.outcome_patient(request=request, patient_id=patient_id)
+    _audit_page(request, "outcome.patient.view", patient)
+    scores = selectors.patient_scores(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    rows = [{"score": s, "shown": selectors.score_display(s), "scale": scales.SCALES.get(s.scale)} for s in scores]
+    return render(
+        request,
+        "outcomes/patient.html",
+        {"patient": patient, "rows": list(reversed(rows)), "scales": scales.SCALES.values()},
+    )
+
+
+@clinic_view("outcome.view")
+@require_http_methods(["GET"])
+def outcome_photos(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = selectors.outcome_patient(request=request, patient_id=patient_id)
+    _audit_page(request, "outcome.photos.view", patient)
+    photos = selectors.patient_photos(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    return render(
+        request,
+        "outcomes/photos.html",
+        {
+            "patient": patient,
+            "groups": selectors.photos_by_view(photos),
+            "cut": len(photos) >= selectors.PHOTO_LIMIT,
+            "withdrawn": selectors.withdrawn_photos(clinic_id=request.clinic.pk, patient_id=patient.pk),
+            "reason_form": ReasonForm(),
+            "consent_uses": services.allowed_photo_uses(clinic_id=request.clinic.pk, patient_id=patient.pk),
+        },
+    )
+
+
+@clinic_view("outcome.record")
+@require_http_methods(["GET", "POST"])
+def outcome_photo_upload(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = selectors.outcome_patient(request=request, patient_id=patient_id)
+    visits = selectors.patient_visits(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    form = PhotoForm(request.POST if request.method == "POST" else None, request.FILES or None, visits=visits)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["image"]
+        try:
+            if upload.size is not None and upload.size > services.photo_limits()[0]:
+                raise ValidationError({"image": "The file is too large."})
+            photo = services.photo_upload(
+                request=request,
+                patient_id=patient.pk,
+                raw=upload.read(services.photo_limits()[0] + 1),
+                view=form.cleaned_data["view"],
+                visit_id=_int_or_none(form.cleaned_data["visit"]),
+                session_number=form.cleaned_data["session_number"],
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Photo saved: {photo.get_view_display()}.")
+            if request.POST.get("next") == "another":
+                return redirect("outcome_photo_upload", patient_id=patient.pk)
+            return redirect("outcome_photos", patient_id=patient.pk)
+    guides = selectors.guide_photos(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    return render(
+        request,
+        "outcomes/photo_upload.html",
+        {
+            "patient": patient,
+            "form": form,
+            "guides": [(view, label, guides.get(view)) for view, label in PhotoView.choices],
+            "consent_uses": services.allowed_photo_uses(clinic_id=request.clinic.pk, patient_id=patient.pk),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@clinic_view("outcome.view")
+@require_http_methods(["GET"])
+def outcome_photo_file(request: HttpRequest, photo_id: int, size: str) -> HttpResponse:
+    """The image itself, for this clinic's staff only; never cached by the browser or a proxy."""
+    photo = selectors.photo_get(clinic_id=request.clinic.pk, photo_id=photo_id)
+    name = photo.file_name if size == "full" else photo.thumb_name
+    try:
+        handle = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise Http404("The photo's file is missing.") from None
+    response = FileResponse(handle, content_type=photo.content_type if size == "full" else "image/jpeg")
+    response["Cache-Control"] = "no-store, private"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@clinic_view("outcome.record")
+@require_POST
+def outcome_photo_withdraw(request: HttpRequest, photo_id: int) -> HttpResponse:
+    photo = selectors.photo_get(clinic_id=request.clinic.pk, photo_id=photo_id, active_only=False)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the photo is withdrawn.")
+        return redirect("outcome_photos", patient_id=photo.patient_id)
+    try:
+        services.photo_withdraw(request=request, photo_id=photo.pk, reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Photo withdrawn: it is hidden from every page and kept in the record.")
+    return redirect("outcome_photos", patient_id=photo.patient_id)
+
+
+@clinic_view("outcome.record")
+@require_http_methods(["GET", "POST"])
+def outcome_score_record(request: HttpRequest, patient_id: int, scale_code: str) -> HttpResponse:
+    patient = selectors.outcome_patient(request=request, patient_id=patient_id)
+    scale = scales.SCALES.get(scale_code)
+    if scale is None:
+        raise Http404("No such scale.")
+    visits = selectors.patient_visits(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    form = ScoreForm(request.POST if request.method == "POST" else None, scale=scale, visits=visits)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.score_record(
+                request=request,
+                patient_id=patient.pk,
+                scale_code=scale.code,
+                value=data["value"],
+                recorded_on=data["recorded_on"],
+                rater=data["rater"],
+                variant=data.get("variant", ""),
+                visit_id=_int_or_none(data["visit"]),
+                session_number=data["session_number"],
+                area_cm2=data.get("area_cm2"),
+                site=data["site"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{scale.name} recorded.")
+            return redirect("outcome_patient", patient_id=patient.pk)
+    return render(
+        request,
+        "outcomes/score_form.html",
+        {"patient": patient, "scale": scale, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@clinic_view("outcome.record")
+@require_http_methods(["GET", "POST"])
+def outcome_score_correct(request: HttpRequest, score_id: int) -> HttpResponse:
+    old = selectors.score_get(clinic_id=request.clinic.pk, score_id=score_id)
+    scale = scales.scale_get(old.scale)
+    initial = {
+        "value": old.level or (f"{old.value.normalize():f}" if old.value is not None else ""),
+        "variant": old.variant,
+        "rater": old.rater,
+        "area_cm2": old.area_cm2,
+        "site": old.site,
+        "recorded_on": old.recorded_on,
+    }
+    form = ScoreForm(
+        request.POST if request.method == "POST" else None, scale=scale, visits=[], correcting=True, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.score_correct(
+                request=request,
+                score_id=old.pk,
+                value=data["value"],
+                reason=data["reason"],
+                recorded_on=data["recorded_on"],
+                variant=data.get("variant"),
+                rater=data["rater"],
+                area_cm2=data.get("area_cm2"),
+                site=data["site"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{scale.name} corrected; the earlier value is kept as superseded.")
+            return redirect("outcome_patient", patient_id=old.patient_id)
+    return render(
+        request,
+        "outcomes/score_form.html",
+        {"patient": old.patient, "scale": scale, "form": form, "old": old, "old_shown": selectors.score_display(old)},
+        status=400 if form.errors else 200,
+    )
+
+
+@clinic_view("outcome.view")
+@require_http_methods(["GET"])
+def outcome_progress(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = selectors.outcome_patient(request=request, patient_id=patient_id)
+    _audit_page(request, "outcome.progress.view", patient)
+    scores = selectors.patient_scores(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    visits = selectors.patient_visits(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    series = selectors.progress_series(scores=scores, visits=visits)
+    charts = [
+        {
+            "series": s,
+            # Built by charts.svg_line_chart, which escapes every text it prints.
+            "svg": mark_safe(s.svg),
+            "rows": [(score, selectors.score_display(score)) for score in s.scores],
+        }
+        for s in series
+    ]
+    return render(request, "outcomes/progress.html", {"patient": patient, "charts": charts, "visits": visits})
+
+
+@clinic_view("outcome.view")
+@require_http_methods(["GET"])
+def outcome_compare(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """One view across sessions: all photos side by side, and two of them under a slider or overlay."""
+    patient = selectors.outcome_patient(request=request, patient_id=patient_id)
+    photos = selectors.patient_photos(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    groups = selectors.photos_by_view(photos)
+    view = request.GET.get("view", "")
+    group = next((g for g in groups if g.view == view), groups[0] if groups else None)
+    before = after = None
+    if group is not None:
+        by_id = {str(p.pk): p for p in group.photos}
+        before = by_id.get(request.GET.get("a", ""), group.photos[0])
+        after = by_id.get(request.GET.get("b", ""), group.photos[-1])
+    _audit_page(
+        request,
+        "outcome.compare.view",
+        patient,
+        view=group.view if group else "",
+        photos=[p.pk for p in (before, after) if p is not None],
+    )
+    return render(
+        request,
+        "outcomes/compare.html",
+        {"patient": patient, "groups": groups, "group": group, "before": before, "after": after},
+    )
