@@ -88,6 +88,11 @@ class Charting:
         return [entry for entry in self.entries if entry.warnings]
 
 
+def _ml(value: Decimal) -> Decimal:
+    # Both sides shown to 0.01 mL, as recorded, whatever the database's SUM returns.
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
 def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None) -> Charting:
     """The visit's charting: current entry per zone, the superseded history, and the PRP sums.
 
@@ -123,9 +128,9 @@ def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None)
         maps=maps,
         entries=entries,
         superseded=[row for row in rows if not row.is_current],
-        prp_charted_ml=sum((e.prp_volume_ml or Decimal(0) for e in entries), Decimal("0.00")),
-        prp_applied_ml=applied or Decimal("0.00"),
-        cocktail_ml=sum((e.volume_ml or Decimal(0) for e in entries), Decimal("0.00")),
+        prp_charted_ml=_ml(sum((e.prp_volume_ml or Decimal(0) for e in entries), Decimal(0))),
+        prp_applied_ml=_ml(applied or Decimal(0)),
+        cocktail_ml=_ml(sum((e.volume_ml or Decimal(0) for e in entries), Decimal(0))),
     )
 
 

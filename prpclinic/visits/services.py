@@ -1,20 +1,26 @@
-"""Starting and closing visits."""
+"""Starting visits, charting their zones and completing them."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.utils import timezone
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
 from prpclinic.patients.selectors import patient_get
-from prpclinic.visits import gates
-from prpclinic.visits.models import TreatmentKind, Visit
+from prpclinic.treatments.models import Cocktail, VialLot
+from prpclinic.treatments.selectors import current_protocol
+from prpclinic.visits import gates, rules, selectors
+from prpclinic.visits.models import TreatmentKind, Visit, VisitStatus, ZoneEntry
 
 
 def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Visit:
-    """Open a visit for an active patient, with the signed-in clinician. Audited.
+    """Open a visit for an active patient, with the signed-in clinician, under the current protocol. Audited.
 
     Refused while the patient's screening or consent for this treatment does not allow it
     (``visits.gates``): the visit row is never created, so nothing downstream can begin.
@@ -29,8 +35,254 @@ def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Vis
         blockers = gates.start_blockers(clinic_id=request.clinic.pk, patient_id=patient.pk, treatment=treatment)
         if blockers:
             raise ValidationError(blockers)
+        # The visit keeps the protocol version it was done under, whatever the catalogue becomes.
+        protocol = current_protocol(clinic_id=request.clinic.pk, kind=treatment)
         visit = Visit.objects.create(
-            clinic=request.clinic, patient=patient, treatment=treatment, clinician=request.user
+            clinic=request.clinic, patient=patient, treatment=treatment, clinician=request.user, protocol=protocol
         )
-        audit_record(action="visit.start", request=request, obj=visit, changes={"treatment": treatment})
+        audit_record(
+            action="visit.start",
+            request=request,
+            obj=visit,
+            changes={"treatment": treatment, "protocol": protocol.pk, "protocol_version": protocol.version},
+        )
+    return visit
+
+
+class WarningsToAcknowledge(ValidationError):
+    """The entry is possible but outside the protocol: shown to the clinician, saved once acknowledged."""
+
+    def __init__(self, warnings: list[dict[str, str]]) -> None:
+        super().__init__([w["message"] for w in warnings])
+        self.warnings = warnings
+
+
+def _visit_for_update(request: HttpRequest, visit_id: int) -> Visit:
+    # The row lock serialises charting and completion of one visit: a zone cannot be charted
+    # while another request completes the visit, and two corrections of a zone do not interleave.
+    visit = Visit.objects.select_for_update().filter(pk=visit_id, clinic=request.clinic).first()
+    if visit is None:
+        raise Http404("No such visit in this clinic.")
+    return visit
+
+
+def _require_open(visit: Visit) -> None:
+    if visit.status == VisitStatus.COMPLETED:
+        raise ValidationError("This visit is completed: its chart can no longer change.")
+    if visit.status != VisitStatus.OPEN:
+        raise ValidationError("This visit was cancelled: nothing can be charted on it.")
+
+
+def _choice_label(options: list[dict[str, Any]], code: str) -> str | None:
+    return next((str(o.get("label") or code) for o in options if o.get("code") == code), None)
+
+
+def _depth_range(protocol: Any, code: str, *, mesotherapy: bool) -> rules.DepthRange:
+    found = protocol.zone_depth_range(code)
+    if found is None and mesotherapy:
+        # The protocol's mid-dermis parameter stands in for zones without their own range.
+        mid = (protocol.parameters or {}).get("mid_dermis_depth_mm") or {}
+        if mid.get("min") is not None and mid.get("max") is not None:
+            found = (Decimal(str(mid["min"])), Decimal(str(mid["max"])))
+    return rules.DepthRange(*found) if found else rules.DepthRange(None, None)
+
+
+def zone_chart(
+    *,
+    request: HttpRequest,
+    visit_id: int,
+    zone: str,
+    depth_mm: Decimal | None = None,
+    passes: int | None = None,
+    injections: int | None = None,
+    device: str = "",
+    cartridge_lot: str = "",
+    technique: str = "",
+    cocktail_id: int | None = None,
+    vial_lot_id: int | None = None,
+    volume_ml: Decimal | None = None,
+    prp_volume_ml: Decimal | None = None,
+    note: str = "",
+    acknowledge_warnings: bool = False,
+    correction_reason: str = "",
+) -> ZoneEntry:
+    """Chart one zone of an open visit, or correct its current entry.
+
+    Micro-needling needs depth, passes and device (depth refused at or below 0, beyond the
+    device, or beyond any needle; warned outside the zone's protocol range); scalp PRP needs
+    injections, depth and technique (warned likewise); mesotherapy needs cocktail, an unexpired
+    vial lot of it, a depth inside the protocol's mid-dermis range (refused outside it) and the
+    volume, and the ``visit.mesotherapy`` permission (physicians).
+
+    Raises ``WarningsToAcknowledge`` while warnings are not acknowledged (nothing saved).
+    Side effects: a new ZoneEntry (acknowledged warnings stored on it); a correction needs a
+    reason, marks the previous entry not current and links the new one to it; sets the visit's
+    protocol when an older visit had none; audit ``visit.chart`` or ``visit.chart_correct``.
+    """
+    access.require(request, "visit.chart")
+    with transaction.atomic():
+        visit = _visit_for_update(request, visit_id)
+        mesotherapy = visit.treatment == TreatmentKind.MESOTHERAPY
+        if mesotherapy:
+            access.require(request, "visit.mesotherapy")
+        _require_open(visit)
+        protocol = selectors.protocol_of(visit)
+        spec = protocol.zone(zone)
+        if spec is None:
+            raise ValidationError({"zone": f"The protocol of this visit has no zone {zone!r}."})
+        label = str(spec.get("label") or zone)
+        findings = rules.Findings()
+        zone_range = _depth_range(protocol, zone, mesotherapy=mesotherapy)
+        values: dict[str, Any] = {"depth_mm": depth_mm, "note": note.strip()[:300]}
+        cocktail = vial_lot = None
+        if visit.treatment == TreatmentKind.MICRONEEDLING_PRP:
+            device_label = _choice_label(protocol.devices, device)
+            if device_label is None:
+                findings.refuse("device", "Choose the device used.")
+            rules.check_depth(
+                findings,
+                depth=depth_mm,
+                zone_label=label,
+                zone_range=zone_range,
+                device_label=(device_label or "").lower(),
+                device_max=protocol.device_max_depth(device) if device_label else None,
+            )
+            rules.check_count(findings, field_name="passes", value=passes, what="passes")
+            rules.check_volume(findings, field_name="prp_volume_ml", value=prp_volume_ml, required=False)
+            values |= {
+                "passes": passes,
+                "device": device,
+                "device_label": device_label or "",
+                "cartridge_lot": cartridge_lot.strip()[:60],
+                "technique": technique if _choice_label(protocol.techniques, technique) else "",
+                "technique_label": _choice_label(protocol.techniques, technique) or "",
+                "prp_volume_ml": prp_volume_ml,
+            }
+        elif visit.treatment == TreatmentKind.PRP_SCALP:
+            technique_label = _choice_label(protocol.techniques, technique)
+            if technique_label is None:
+                findings.refuse("technique", "Choose the technique used.")
+            rules.check_count(findings, field_name="injections", value=injections, what="injections")
+            rules.check_depth(findings, depth=depth_mm, zone_label=label, zone_range=zone_range)
+            rules.check_volume(findings, field_name="prp_volume_ml", value=prp_volume_ml, required=True)
+            values |= {
+                "injections": injections,
+                "technique": technique,
+                "technique_label": technique_label or "",
+                "prp_volume_ml": prp_volume_ml,
+            }
+        else:
+            technique_label = _choice_label(protocol.techniques, technique)
+            if technique_label is None:
+                findings.refuse("technique", "Choose the technique used.")
+            cocktail = Cocktail.objects.filter(pk=cocktail_id, clinic=request.clinic).first() if cocktail_id else None
+            if cocktail is None:
+                findings.refuse("cocktail", "Choose the cocktail from the formulary.")
+            vial_lot = VialLot.objects.filter(pk=vial_lot_id, clinic=request.clinic).first() if vial_lot_id else None
+            if vial_lot is None:
+                findings.refuse("vial_lot", "Choose the vial lot used.")
+            elif cocktail is not None and vial_lot.cocktail_id != cocktail.pk:
+                findings.refuse("vial_lot", f"Lot {vial_lot.lot_number} is not a lot of {cocktail.name}.")
+            elif vial_lot.is_expired():
+                findings.refuse(
+                    "vial_lot",
+                    f"Vial lot {vial_lot.lot_number} expired on {vial_lot.expiry_date:%Y-%m-%d}: do not use it.",
+                )
+            rules.check_depth(findings, depth=depth_mm, zone_label=label, zone_range=zone_range, mid_dermis=True)
+            rules.check_volume(findings, field_name="volume_ml", value=volume_ml, required=True)
+            values |= {
+                "technique": technique,
+                "technique_label": technique_label or "",
+                "cocktail": cocktail,
+                "vial_lot": vial_lot,
+                "volume_ml": volume_ml,
+            }
+        if findings.errors:
+            raise ValidationError(findings.errors)
+        if findings.warnings and not acknowledge_warnings:
+            raise WarningsToAcknowledge(findings.warnings)
+        previous = (
+            ZoneEntry.objects.filter(clinic=request.clinic, visit=visit, zone=zone, is_current=True)
+            .select_for_update()
+            .first()
+        )
+        reason = correction_reason.strip()[:300]
+        if previous is not None and not reason:
+            raise ValidationError(
+                {"correction_reason": f"{label} is already charted: say why you correct it (the old entry is kept)."}
+            )
+        if visit.protocol_id is None:
+            visit.protocol = protocol
+            visit.save(update_fields=["protocol"])
+        if previous is not None:
+            previous.is_current = False
+            previous.save(update_fields=["is_current"])
+        entry = ZoneEntry(
+            clinic=request.clinic,
+            visit=visit,
+            map=spec.get("map", ""),
+            zone=zone,
+            zone_label=label,
+            warnings=findings.warnings,
+            supersedes=previous,
+            correction_reason=reason if previous is not None else "",
+            entered_by=request.user,
+            **values,
+        )
+        entry.full_clean()
+        entry.save()
+        changes = {
+            k: (str(v) if isinstance(v, Decimal) else getattr(v, "pk", v))
+            for k, v in values.items()
+            if v not in (None, "")
+        }
+        changes |= {"zone": zone, "warnings": [w["message"] for w in findings.warnings]}
+        if previous is not None:
+            changes |= {"supersedes": previous.pk, "reason": reason}
+        audit_record(
+            action="visit.chart_correct" if previous is not None else "visit.chart",
+            request=request,
+            obj=entry,
+            changes=changes,
+        )
+    return entry
+
+
+def visit_complete(*, request: HttpRequest, visit_id: int) -> Visit:
+    """Complete an open visit; from then on its chart is read-only.
+
+    Refused while nothing is charted, or while the PRP charted on the zones does not add up to
+    the PRP applied in this visit (within ``selectors.PRP_TOLERANCE_ML``); the message gives
+    both sums. Side effects: status ``completed``, ``completed_at`` now, ``completed_by`` the
+    signed-in clinician; audit ``visit.complete`` with the sums. A planned session of a
+    treatment plan linked to this visit counts as done from then on (the treatments app reads
+    the visit's status; nothing else is written here).
+    """
+    access.require(request, "visit.complete")
+    with transaction.atomic():
+        visit = _visit_for_update(request, visit_id)
+        _require_open(visit)
+        charting = selectors.visit_charting(clinic_id=request.clinic.pk, visit_id=visit.pk, visit=visit)
+        if not charting.entries:
+            raise ValidationError("Nothing is charted for this visit yet: chart the treated zones first.")
+        if not charting.prp_balanced:
+            raise ValidationError(
+                f"The PRP charted on the zones ({charting.prp_charted_ml} mL) does not add up to the PRP "
+                f"applied in this visit ({charting.prp_applied_ml} mL). Correct the zones before completing."
+            )
+        visit.status = VisitStatus.COMPLETED
+        visit.completed_at = timezone.now()
+        visit.completed_by = request.user
+        visit.full_clean()
+        visit.save(update_fields=["status", "completed_at", "completed_by"])
+        audit_record(
+            action="visit.complete",
+            request=request,
+            obj=visit,
+            changes={
+                "zones": len(charting.entries),
+                "prp_charted_ml": str(charting.prp_charted_ml),
+                "prp_applied_ml": str(charting.prp_applied_ml),
+            },
+        )
     return visit
