@@ -165,3 +165,84 @@ def plan_progress(plan: TreatmentPlan) -> dict[str, Any]:
         "next": next_session if plan.status == PlanStatus.ACTIVE else None,
         "text": text,
     }
+
+
+def public_treatments(*, clinic: Clinic) -> list[Treatment]:
+    """The treatments a clinic offers, for its public pages, each with ``current`` (2 queries).
+
+    A clinic without a catalogue gets the starting one first.
+    """
+    treatments = catalogue_treatments(clinic_id=clinic.pk)
+    if not treatments:
+        from prpclinic.treatments.seeding import seed_catalogue
+
+        seed_catalogue(clinic=clinic)
+        treatments = catalogue_treatments(clinic_id=clinic.pk)
+    return [t for t in treatments if t.is_offered and t.current is not None]  # type: ignore[attr-defined]
+
+
+def describe_days(days: int) -> str:
+    """30 -> "30 days", 14 -> "2 weeks", 7 -> "1 week": how the public pages say an interval."""
+    if days % 7 == 0:
+        weeks = days // 7
+        return f"{weeks} week" if weeks == 1 else f"{weeks} weeks"
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def schedule_facts(protocol: Protocol | None) -> list[str]:
+    """Sentences about a course of treatment, from the clinic's current protocol values."""
+    if protocol is None:
+        return []
+    facts = [
+        f"A course is planned as {protocol.sessions} session{'s' if protocol.sessions != 1 else ''}, "
+        f"about {describe_days(protocol.interval_days)} apart."
+    ]
+    if protocol.maintenance_interval_days:
+        facts.append(
+            f"After the course, a maintenance session about every {describe_days(protocol.maintenance_interval_days)}."
+        )
+    facts.append("Your clinician adapts the plan to you; every change is discussed with you.")
+    return facts
+
+
+def timeline_items(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The patient's plans and their changes for the chart's timeline (2 queries), newest first.
+
+    Keys: ``at`` (aware datetime), ``kind`` ("plan"), ``title``, ``detail``, ``url``.
+    """
+    from django.urls import reverse
+
+    items: list[dict[str, Any]] = []
+    plans = (
+        TreatmentPlan.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .select_related("treatment", "protocol", "created_by")
+        .order_by("-created_at")[:limit]
+    )
+    for plan in plans:
+        items.append(
+            {
+                "at": plan.created_at,
+                "kind": "plan",
+                "title": f"{plan.treatment.name} plan made",
+                "detail": f"Protocol v{plan.protocol.version}, first session {plan.start_date:%Y-%m-%d}, "
+                f"by {plan.created_by.full_name}",
+                "url": reverse("treatments_plan", args=[plan.pk]),
+            }
+        )
+    changes = (
+        PlanChange.objects.filter(clinic_id=clinic_id, plan__patient_id=patient_id)
+        .select_related("plan__treatment", "by")
+        .order_by("-at")[:limit]
+    )
+    for change in changes:
+        items.append(
+            {
+                "at": change.at,
+                "kind": "plan",
+                "title": f"{change.plan.treatment.name} plan: {change.get_kind_display().lower()}",
+                "detail": f"{change.reason} ({change.by.full_name})",
+                "url": reverse("treatments_plan", args=[change.plan_id]),
+            }
+        )
+    items.sort(key=lambda item: item["at"], reverse=True)
+    return items[:limit]
