@@ -38,7 +38,7 @@ def consent_signed(
     photo_uses: tuple[str, ...] = (PhotoUse.CLINICAL_RECORD,),
     witness: bool = False,
 ) -> SignedConsent:
-    """``patient`` signs the current form for ``treatment`` (a TreatmentKind value or "photography"); ``by`` takes it."""
+    """``patient`` signs the current form for ``treatment`` (TreatmentKind value or "photography"), taken by ``by``."""
     request = RequestFactory().post("/")
     request.user = by
     request.clinic = clinic

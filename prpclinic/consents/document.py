@@ -21,7 +21,7 @@ from prpclinic.consents.signature import data_url
 
 if TYPE_CHECKING:
     from prpclinic.clinics.models import Clinic
-    from prpclinic.consents.models import ConsentTemplate
+    from prpclinic.consents.models import ConsentTemplate, SignedConsent
     from prpclinic.patients.models import Patient
 
 # WeasyPrint logs every rendering step at INFO: noise in the app's log, unless configured otherwise.
@@ -98,3 +98,22 @@ def html_to_pdf(html: str) -> bytes:
 
     fetcher = URLFetcher(allowed_protocols=("data",), allow_redirects=False)
     return HTML(string=html, url_fetcher=fetcher).write_pdf()
+
+
+def signing_of(consent: SignedConsent) -> Signing:
+    """The signing a stored consent records, to render its document again (the PDF kept is the original)."""
+    return Signing(
+        clinic=consent.clinic,
+        patient=consent.patient,
+        template=consent.template,
+        signer_name=consent.signer_name,
+        signer_relationship=consent.signer_relationship,
+        signature_png=bytes(consent.signature_png),
+        meaning=consent.meaning,
+        signed_at=consent.signed_at,
+        expires_at=consent.expires_at,
+        recorded_by_name=consent.recorded_by.full_name,
+        witness_name=consent.witness_name,
+        witness_signature_png=bytes(consent.witness_signature_png),
+        photo_uses=tuple(consent.photo_uses),
+    )
