@@ -42,13 +42,24 @@ def visit_get(*, clinic_id: int, visit_id: int) -> Visit:
     return visit
 
 
-def protocol_of(visit: Visit) -> Any:
-    """The protocol version the visit is charted under: its own, or (older rows) the current one."""
+def protocol_of(visit: Visit, *, seed: bool = True) -> Any:
+    """The protocol version the visit is charted under: its own, or (older rows) the current one.
+
+    ``seed=False`` (pages that only read) never writes: a clinic whose catalogue was never set
+    up gets None instead of the starting catalogue being written during a GET.
+    """
     if visit.protocol_id is not None:
         return visit.protocol
+    from prpclinic.treatments.models import Protocol
     from prpclinic.treatments.selectors import current_protocol
 
-    return current_protocol(clinic_id=visit.clinic_id, kind=visit.treatment)
+    if seed:
+        return current_protocol(clinic_id=visit.clinic_id, kind=visit.treatment)
+    return (
+        Protocol.objects.select_related("treatment")
+        .filter(clinic_id=visit.clinic_id, treatment__kind=visit.treatment, is_current=True)
+        .first()
+    )
 
 
 @dataclass
@@ -93,15 +104,16 @@ def _ml(value: Decimal) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
-def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None) -> Charting:
+def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None, seed: bool = True) -> Charting:
     """The visit's charting: current entry per zone, the superseded history, and the PRP sums.
 
     Three queries whatever the number of entries (visit, entries, applied PRP), plus the
-    protocol's when an older visit has none of its own. Pass ``visit`` when already fetched.
+    protocol's when an older visit has none of its own. Pass ``visit`` when already fetched;
+    ``seed=False`` for read-only pages (see ``protocol_of``): ``protocol`` may then be None.
     """
     if visit is None:
         visit = visit_get(clinic_id=clinic_id, visit_id=visit_id)
-    protocol = protocol_of(visit)
+    protocol = protocol_of(visit, seed=seed)
     rows = list(
         ZoneEntry.objects.filter(clinic_id=clinic_id, visit_id=visit.pk)
         .select_related("entered_by", "cocktail", "vial_lot")
@@ -114,7 +126,7 @@ def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None)
         if not row.is_current:
             history.setdefault((row.map, row.zone), []).append(row)
     zones = []
-    for spec in protocol.zones:
+    for spec in protocol.zones if protocol is not None else []:
         key = (spec.get("map", ""), spec["code"])
         zones.append({**spec, "entry": current.get(key), "history": history.get(key, [])})
     maps = []

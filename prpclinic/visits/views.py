@@ -56,7 +56,7 @@ def render_visit(
 ) -> HttpResponse:  # fmt: skip
     """The visit page; a form that failed comes back bound, with its errors, for its product or zone."""
     clinic_id = request.clinic.pk
-    charting = charting or selectors.visit_charting(clinic_id=clinic_id, visit_id=visit.pk, visit=visit)
+    charting = charting or selectors.visit_charting(clinic_id=clinic_id, visit_id=visit.pk, visit=visit, seed=False)
     charts = may_chart(request, visit) and visit.is_open
     if zone_form is None and charts and request.GET.get("zone"):
         # Without JavaScript a tapped zone is a link to ?zone=<code>: the form opens in the page.
