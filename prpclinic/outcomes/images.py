@@ -12,7 +12,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 THUMB_SIDE = 320
@@ -37,7 +37,7 @@ class CleanPhoto:
 def clean_photo(raw: bytes, *, max_bytes: int, max_pixels: int) -> CleanPhoto:
     """Check ``raw`` and return the cleaned photo and its thumbnail; ImageRefused otherwise."""
     if len(raw) > max_bytes:
-        raise ImageRefused(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise ImageRefused(f"The file is too large: at most {max_bytes / (1024 * 1024):.3g} MB.")
     if not raw:
         raise ImageRefused("The file is empty.")
     # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; our own limit is checked on
@@ -52,12 +52,12 @@ def clean_photo(raw: bytes, *, max_bytes: int, max_pixels: int) -> CleanPhoto:
                 width, height = probe.size
                 if width * height > max_pixels:
                     raise ImageRefused(
-                        f"The image is {width}×{height} pixels; at most {max_pixels // 1_000_000} megapixels "
+                        f"The image is {width}×{height} pixels; at most {max_pixels / 1_000_000:g} megapixels "
                         "are accepted."
                     )
                 probe.verify()
             with Image.open(io.BytesIO(raw)) as image:
-                image.load()
+                _load_strictly(image)
                 upright = ImageOps.exif_transpose(image)
         except ImageRefused:
             raise
@@ -83,6 +83,20 @@ def clean_photo(raw: bytes, *, max_bytes: int, max_pixels: int) -> CleanPhoto:
         height=pixels.height,
         source_format=ALLOWED_FORMATS[source_format],
     )
+
+
+def _load_strictly(image: Image.Image) -> None:
+    """Decode every pixel, refusing a truncated file.
+
+    WeasyPrint sets Pillow's global ``LOAD_TRUNCATED_IMAGES`` on import, which would let a cut-off
+    photo load with a grey band; for the length of this load it is turned off again.
+    """
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        image.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def _pixels_only(image: Image.Image, *, keep_alpha: bool) -> Image.Image:
