@@ -70,7 +70,7 @@ def gif() -> bytes:
 
 
 def png_bomb() -> bytes:
-    """A tiny PNG that claims 100,000 × 100,000 pixels (a decompression bomb)."""
+    """A tiny PNG that claims 100,000 x 100,000 pixels (a decompression bomb)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
