@@ -315,7 +315,7 @@ def _score_changes(score: Score, old: Score | None = None) -> dict[str, Any]:
     def shown(s: Score | None) -> str | None:
         if s is None:
             return None
-        return s.level or (str(s.value) if s.value is not None else None)
+        return s.level or (f"{Decimal(s.value).normalize():f}" if s.value is not None else None)
 
     return {
         "patient": score.patient_id,
