@@ -8,42 +8,28 @@ provider runs a fixed number of queries, so the chart does too, whatever the pat
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from prpclinic.aftercare import selectors
+from prpclinic.consents import selectors as consents_selectors
+from prpclinic.intake import selectors as intake_selectors
+from prpclinic.treatments import selectors as treatments_selectors
+from prpclinic.visits import selectors as visits_selectors
 
 Provider = Callable[..., list[dict[str, Any]]]
 
-# Apps whose selectors module may provide ``timeline_items``. Asked by name so that an app still
-# building its provider leaves the chart working (it simply adds nothing yet).
-PROVIDER_MODULES = (
-    "prpclinic.treatments.selectors",
-    "prpclinic.intake.selectors",
-    "prpclinic.consents.selectors",
-    "prpclinic.visits.selectors",
+# The other apps' providers; each bounds its own items. This app's take the page's limit.
+PROVIDERS: tuple[Provider, ...] = (
+    treatments_selectors.timeline_items,
+    intake_selectors.timeline_items,
+    consents_selectors.timeline_items,
+    visits_selectors.timeline_items,
 )
 CHART_LIMIT = 50
 ALL_LIMIT = 500
 KEYS = ("at", "kind", "title", "detail", "url")
-
-
-def providers() -> list[Provider]:
-    found: list[Provider] = []
-    for name in PROVIDER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a broken import inside the module must not pass silently
-                raise
-            continue
-        provider = getattr(module, "timeline_items", None)
-        if callable(provider):
-            found.append(provider)
-    found += [selectors.prp_timeline_items, selectors.timeline_items]
-    return found
 
 
 @dataclass(frozen=True)
@@ -59,8 +45,11 @@ def _sort_key(item: dict[str, Any]) -> dt.datetime:
 def patient_timeline(*, clinic_id: int, patient_id: int, limit: int = CHART_LIMIT) -> Timeline:
     """The patient's timeline, newest first, at most ``limit`` items."""
     items: list[dict[str, Any]] = []
-    for provider in providers():
-        for item in provider(clinic_id=clinic_id, patient_id=patient_id):
+    found = [provider(clinic_id=clinic_id, patient_id=patient_id) for provider in PROVIDERS]
+    found.append(selectors.prp_timeline_items(clinic_id=clinic_id, patient_id=patient_id, limit=limit))
+    found.append(selectors.timeline_items(clinic_id=clinic_id, patient_id=patient_id, limit=limit))
+    for provided in found:
+        for item in provided:
             if isinstance(item.get("at"), dt.datetime):  # an item without a time cannot be placed
                 items.append({key: item.get(key, "") for key in KEYS})
     items.sort(key=_sort_key, reverse=True)
