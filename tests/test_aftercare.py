@@ -72,8 +72,31 @@ def test_a_nurse_records_an_adverse_event_and_it_shows_on_the_visit_with_its_out
     audit = AuditEvent.objects.get(action="adverse_event.record")
     assert audit.actor == personas.nurse and audit.changes["type"] == "bruising"
     page = client.get(f"/visits/{visit.pk}/").content.decode()
-    if "aftercare-panel" in page:  # the charting engineer places the panel on the visit page
-        assert "Bruising" in page and "Resolving" in page
+    panel = page.split('data-testid="aftercare-panel"')[1]
+    assert "Bruising" in panel and "Resolving" in panel and "Record an adverse event" in panel
+
+
+def test_the_visit_panel_runs_the_same_queries_for_one_or_many_events(
+    personas: Personas, signed_in: Any, visit: Visit
+) -> None:
+    client = signed_in("nurse")
+    client.post(f"/aftercare/visits/{visit.pk}/adverse-events/new/", event_data())
+
+    def queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/visits/{visit.pk}/").status_code == 200
+        return len(ctx.captured_queries)
+
+    once = queries()
+    for _ in range(3):
+        client.post(f"/aftercare/visits/{visit.pk}/adverse-events/new/", event_data(type="pain"))
+        client.post(f"/aftercare/visits/{visit.pk}/print/")
+    event = AdverseEvent.objects.first()
+    client.post(f"/aftercare/adverse-events/{event.pk}/outcome/", {"outcome": "resolved"})  # type: ignore[union-attr]
+    assert queries() == once
 
 
 def test_follow_up_outcomes_are_added_and_the_earlier_ones_kept(
