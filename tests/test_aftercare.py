@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -301,8 +302,6 @@ def test_the_clinic_sets_whom_to_call_and_what_to_watch_for(personas: Personas, 
 
 def applied_product(personas: Personas, chain: Any) -> Any:
     """A product drawn, applied to two zones, at the chain's visit: rows made directly (the chain has its tests)."""
-    from decimal import Decimal
-
     from prpclinic.prp.models import Application, BloodDraw, Product, Verification
 
     clinic, now = personas.clinic_a, timezone.now()
@@ -329,7 +328,13 @@ def test_the_visit_summary_lists_products_events_and_aftercare_and_is_not_cached
     from prpclinic.aftercare.summary import visit_summary_html
 
     request = clinic_request(personas.nurse, personas.clinic_a)
+    from prpclinic.visits.models import ZoneEntry
+
     product = applied_product(personas, chain)
+    ZoneEntry.objects.create(
+        clinic=personas.clinic_a, visit=chain.visit, map="scalp", zone="vertex", zone_label="Vertex",
+        depth_mm=Decimal("2.5"), injections=12, prp_volume_ml=Decimal("2.00"), entered_by=personas.physician,
+    )  # fmt: skip
     visit = Visit.objects.select_related("clinic", "patient", "clinician").get(pk=chain.visit.pk)
     services.adverse_event_record(
         request=request, visit_id=visit.pk, type="vasovagal", severity="moderate", serious=False,
@@ -342,7 +347,8 @@ def test_the_visit_summary_lists_products_events_and_aftercare_and_is_not_cached
     assert AuditEvent.objects.filter(action="visit.summary_print", object_id=str(visit.pk)).count() == 1
     html = visit_summary_html(visit)
     for expected in ("PRP for hair loss", "Phil Physician", "Vasovagal reaction / syncope", "Lay flat, legs raised",
-                     "Printed", "lot T-2026-01", "lot K-77", product.barcode, "vertex: 2.0 mL"):  # fmt: skip
+                     "Printed", "lot T-2026-01", "lot K-77", product.barcode, "vertex: 2.0 mL",
+                     "Vertex", "2.50 mm", "12 injections", "2.00 mL PRP"):  # fmt: skip
         assert expected in html, expected
     text = pdf_text(response.content, tmp_path)
     if text is not None:

@@ -18,7 +18,7 @@ LIST_LIMIT = 100
 
 def visit_get(*, request: HttpRequest, visit_id: int, for_update: bool = False) -> Visit:
     """The visit ``visit_id`` of the active clinic, with what handouts and summaries print; else 404."""
-    visits = Visit.objects.select_related("clinic", "patient", "clinician")
+    visits = Visit.objects.select_related("clinic", "patient", "clinician", "completed_by", "protocol__treatment")
     if for_update:
         visits = visits.select_for_update(of=("self",))
     visit = visits.filter(pk=visit_id, clinic=request.clinic).first()
