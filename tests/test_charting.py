@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from prpclinic.audit.models import AuditEvent
+from prpclinic.prp.models import Application
 from prpclinic.prp.services import bedside
 from prpclinic.treatments.models import Cocktail, Protocol, VialLot
 from prpclinic.treatments.selectors import current_protocol
@@ -58,12 +59,12 @@ def vial_lot(personas: Personas, *, expires_in_days: int, number: str = "V-1") -
     )
 
 
-def applied_prp(personas: Personas, chain: Chain, zones: list[dict[str, str]]) -> None:
+def applied_prp(personas: Personas, chain: Chain, zones: list[dict[str, str]]) -> Application:
     """PRP made, verified at the bedside and applied in the chain's (scalp) visit."""
     nurse = clinic_request(personas.nurse, personas.clinic_a)
     product = prepared_product(nurse, chain)
     bedside.product_verify_at_bedside(request=nurse, patient_code="PT-A000100", product_code=product.barcode)
-    bedside.product_apply(
+    return bedside.product_apply(
         request=nurse, product_id=product.pk, patient_id=chain.patient.pk, visit_id=chain.visit.pk, zones=zones
     )
 
@@ -155,7 +156,9 @@ def test_scalp_zones_record_injections_depth_technique_and_prp_volume(personas: 
     assert deep.status_code == 400
     assert "⚠ 5 mm is outside the protocol's range for Frontal (2–4 mm)." in page_of(deep)
     none = chart(nurse, visit, "frontal", **(values | {"injections": "", "prp_volume_ml": ""}))
-    assert "<li>Enter the number of injections.</li>" in page_of(none) and "<li>Enter the volume in mL.</li>" in page_of(none)
+    assert "<li>Enter the number of injections.</li>" in page_of(
+        none
+    ) and "<li>Enter the volume in mL.</li>" in page_of(none)
     page = page_of(nurse.get(f"/visits/{visit.pk}/"))
     assert "3 mm · 20 injection(s) · Point by point injection · 1.50 mL PRP" in page
 
@@ -193,7 +196,13 @@ def test_a_mesotherapy_depth_outside_the_mid_dermis_range_is_refused(
 ) -> None:
     visit = visit_of(personas, "mesotherapy")
     lot = vial_lot(personas, expires_in_days=90)
-    values = {"cocktail": lot.cocktail_id, "vial_lot": lot.pk, "depth_mm": depth, "technique": "papule", "volume_ml": "0.5"}
+    values = {
+        "cocktail": lot.cocktail_id,
+        "vial_lot": lot.pk,
+        "depth_mm": depth,
+        "technique": "papule",
+        "volume_ml": "0.5",
+    }
     response = chart(signed_in("physician"), visit, "forehead", **(values | {"acknowledge_warnings": "on"}))
     assert response.status_code == 400
     shown = depth.rstrip("0").rstrip(".")
@@ -207,7 +216,13 @@ def test_a_nurse_may_not_chart_mesotherapy(personas: Personas, signed_in: Any) -
     lot = vial_lot(personas, expires_in_days=90)
     nurse = signed_in("nurse")
     assert nurse.get(f"/visits/{visit.pk}/zones/forehead/").status_code == 403
-    values = {"cocktail": lot.cocktail_id, "vial_lot": lot.pk, "depth_mm": "1.8", "technique": "papule", "volume_ml": "1"}
+    values = {
+        "cocktail": lot.cocktail_id,
+        "vial_lot": lot.pk,
+        "depth_mm": "1.8",
+        "technique": "papule",
+        "volume_ml": "1",
+    }
     assert chart(nurse, visit, "forehead", **values).status_code == 403
     page = page_of(nurse.get(f"/visits/{visit.pk}/"))
     assert "data-form-url" not in page and "tap a zone to chart it" not in page
@@ -217,7 +232,13 @@ def test_a_nurse_may_not_chart_mesotherapy(personas: Personas, signed_in: Any) -
 def test_an_expired_vial_lot_is_refused(personas: Personas, signed_in: Any) -> None:
     visit = visit_of(personas, "mesotherapy")
     old = vial_lot(personas, expires_in_days=-1, number="V-OLD")
-    values = {"cocktail": old.cocktail_id, "vial_lot": old.pk, "depth_mm": "1.8", "technique": "papule", "volume_ml": "1"}
+    values = {
+        "cocktail": old.cocktail_id,
+        "vial_lot": old.pk,
+        "depth_mm": "1.8",
+        "technique": "papule",
+        "volume_ml": "1",
+    }
     response = chart(signed_in("physician"), visit, "chin", **values)
     assert response.status_code == 400
     assert f"<li>Vial lot V-OLD expired on {old.expiry_date:%Y-%m-%d}: do not use it.</li>" in page_of(response)
@@ -229,11 +250,19 @@ def test_an_expired_vial_lot_is_refused(personas: Personas, signed_in: Any) -> N
 def test_completing_is_refused_while_charted_prp_and_applied_prp_differ_and_succeeds_when_they_add_up(
     personas: Personas, chain: Chain, signed_in: Any
 ) -> None:
-    applied_prp(personas, chain, [{"zone": "vertex", "volume_ml": "2"}, {"zone": "temples", "volume_ml": "0.8"}])
+    application = applied_prp(
+        personas, chain, [{"zone": "vertex", "volume_ml": "2"}, {"zone": "temples", "volume_ml": "0.8"}]
+    )
     nurse = signed_in("nurse")
     values = {"injections": "20", "depth_mm": "3", "technique": "point_by_point", "prp_volume_ml": "2"}
     assert chart(nurse, chain.visit, "vertex", **values).status_code == 302
+    assert ZoneEntry.objects.get().application == application  # the only product applied in the visit
     page = page_of(nurse.get(f"/visits/{chain.visit.pk}/"))
+    barcode = application.product.barcode
+    assert f'<a href="/prp/products/{application.product_id}/">{barcode}</a>: 2.80 mL applied' in page
+    assert "(vertex 2.00 mL, temples 0.80 mL); 2.00 mL charted on zones from it" in page
+    assert f'1.50 mL PRP from <a href="/prp/products/{application.product_id}/">{barcode}</a>' not in page
+    assert f'2.00 mL PRP from <a href="/prp/products/{application.product_id}/">{barcode}</a>' in page
     assert "PRP charted on the zones: <strong>2.00 mL</strong>" in page
     assert "PRP applied in this visit: <strong>2.80 mL</strong>" in page
     assert "✗ They differ by -0.80 mL" in page
@@ -358,7 +387,7 @@ def test_the_map_has_a_tappable_zone_for_every_zone_of_the_protocol(
 
 def test_a_zone_the_clinic_adds_to_its_protocol_gets_a_place_on_the_map(personas: Personas, signed_in: Any) -> None:
     current = current_protocol(clinic_id=personas.clinic_a.pk, kind="microneedling_prp")
-    zones = current.zones + [{"code": "scar_left", "label": "Acne scar, left cheek", "map": "face"}]
+    zones = [*current.zones, {"code": "scar_left", "label": "Acne scar, left cheek", "map": "face"}]
     Protocol.objects.filter(pk=current.pk).update(is_current=False)
     newer = Protocol.objects.create(
         clinic=personas.clinic_a, treatment=current.treatment, version=current.version + 1, sessions=3,
@@ -403,3 +432,24 @@ def test_starting_a_visit_keeps_the_protocol_version_and_the_timeline_lists_it(
         }
     ]
     assert selectors.timeline_items(clinic_id=personas.clinic_b.pk, patient_id=patient.pk) == []
+
+
+def test_with_two_prp_products_applied_each_zone_names_the_product_its_prp_came_from(
+    personas: Personas, chain: Chain, signed_in: Any
+) -> None:
+    first = applied_prp(personas, chain, [{"zone": "vertex", "volume_ml": "1"}])
+    second = applied_prp(personas, chain, [{"zone": "frontal", "volume_ml": "1.5"}])
+    nurse = signed_in("nurse")
+    values = {"injections": "10", "depth_mm": "3", "technique": "point_by_point", "prp_volume_ml": "1"}
+    unnamed = chart(nurse, chain.visit, "vertex", **values)
+    assert unnamed.status_code == 400
+    assert "<li>Several PRP products were applied in this visit: choose the one used here.</li>" in page_of(unnamed)
+    assert f"{first.product.barcode}: 1.00 mL applied" in page_of(unnamed)
+    assert chart(nurse, chain.visit, "vertex", **(values | {"application": first.pk})).status_code == 302
+    frontal = values | {"application": second.pk, "prp_volume_ml": "1.5"}
+    assert chart(nurse, chain.visit, "frontal", **frontal).status_code == 302
+    assert {(e.zone, e.application_id) for e in ZoneEntry.objects.all()} == {
+        ("vertex", first.pk),
+        ("frontal", second.pk),
+    }
+    assert nurse.post(f"/visits/{chain.visit.pk}/complete/").status_code == 302

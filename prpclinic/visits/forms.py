@@ -57,6 +57,7 @@ class ZoneEntryForm(forms.Form):
         zone: dict[str, Any],
         previous: ZoneEntry | None = None,
         warnings: list[str] | None = None,
+        applications: list[Any] | None = None,
     ) -> None:
         super().__init__(data, auto_id=f"id_zone_{zone['code']}_%s", initial=self._initial(previous))
         self.treatment, self.zone, self.previous = treatment, zone, previous
@@ -103,6 +104,17 @@ class ZoneEntryForm(forms.Form):
                 label="Technique", required=False, choices=_choices(protocol.techniques, "Choose…")
             )
             fields["volume_ml"] = _decimal("Cocktail injected in this zone (mL)", required=False)
+        if treatment != TreatmentKind.MESOTHERAPY and applications:
+            # Which product's PRP went into this zone (traceability to the chain of custody).
+            fields["application"] = forms.TypedChoiceField(
+                label="PRP product used",
+                required=False,
+                coerce=int,
+                empty_value=None,
+                choices=[("", "Choose…" if len(applications) > 1 else "—")]
+                + [(a.pk, f"{a.product.barcode}: {a.volume_applied_ml} mL applied") for a in applications],
+                initial=applications[0].pk if len(applications) == 1 else None,
+            )
         fields["note"] = forms.CharField(label="Note", required=False, max_length=300)
         if previous is not None:
             fields["correction_reason"] = forms.CharField(
@@ -128,6 +140,7 @@ class ZoneEntryForm(forms.Form):
             "cocktail": previous.cocktail_id,
             "vial_lot": previous.vial_lot_id,
             "volume_ml": previous.volume_ml,
+            "application": previous.application_id,
         }
 
     def service_kwargs(self) -> dict[str, Any]:
@@ -147,6 +160,7 @@ class ZoneEntryForm(forms.Form):
             "vial_lot_id": vial_lot.pk if vial_lot else None,
             "volume_ml": decimal_or_none(data.get("volume_ml")),
             "prp_volume_ml": decimal_or_none(data.get("prp_volume_ml")),
+            "application_id": data.get("application"),
             "note": data.get("note") or "",
             "acknowledge_warnings": bool(data.get("acknowledge_warnings")),
             "correction_reason": data.get("correction_reason") or "",

@@ -92,6 +92,10 @@ class ZoneEntry(models.Model):
     )
     volume_ml = models.DecimalField("cocktail volume (mL)", max_digits=5, decimal_places=2, null=True, blank=True)
     prp_volume_ml = models.DecimalField("PRP volume (mL)", max_digits=5, decimal_places=2, null=True, blank=True)
+    # The PRP application (chain of custody: product, bedside check) this zone's PRP came from.
+    application = models.ForeignKey(
+        "prp.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="zone_entries"
+    )
     # Warnings shown before saving and acknowledged by the clinician: [{"code", "message"}].
     warnings = models.JSONField(default=list, blank=True)
     note = models.CharField(max_length=300, blank=True)

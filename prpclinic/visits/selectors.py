@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.http import Http404
 from django.urls import reverse
 
@@ -81,6 +81,9 @@ class Charting:
     prp_charted_ml: Decimal = Decimal("0.00")
     prp_applied_ml: Decimal = Decimal("0.00")
     cocktail_ml: Decimal = Decimal("0.00")
+    # The visit's PRP applications (chain of custody), each with ``product`` fetched and
+    # ``charted_ml`` set: the PRP of the zone entries linked to it.
+    applications: list[Any] = field(default_factory=list)
 
     @property
     def prp_difference_ml(self) -> Decimal:
@@ -107,7 +110,7 @@ def _ml(value: Decimal) -> Decimal:
 def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None, seed: bool = True) -> Charting:
     """The visit's charting: current entry per zone, the superseded history, and the PRP sums.
 
-    Three queries whatever the number of entries (visit, entries, applied PRP), plus the
+    Three queries whatever the number of entries (visit, entries, PRP applications), plus the
     protocol's when an older visit has none of its own. Pass ``visit`` when already fetched;
     ``seed=False`` for read-only pages (see ``protocol_of``): ``protocol`` may then be None.
     """
@@ -116,10 +119,12 @@ def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None,
     protocol = protocol_of(visit, seed=seed)
     rows = list(
         ZoneEntry.objects.filter(clinic_id=clinic_id, visit_id=visit.pk)
-        .select_related("entered_by", "cocktail", "vial_lot")
+        .select_related("entered_by", "cocktail", "vial_lot", "application__product")
         .order_by("entered_at", "id")
     )
-    applied = visit.prp_applications.filter(clinic_id=clinic_id).aggregate(total=Sum("volume_applied_ml"))["total"]
+    applications = list(
+        visit.prp_applications.filter(clinic_id=clinic_id).select_related("product").order_by("applied_at", "id")
+    )
     current = {(row.map, row.zone): row for row in rows if row.is_current}
     history: dict[tuple[str, str], list[ZoneEntry]] = {}
     for row in rows:
@@ -133,6 +138,10 @@ def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None,
     for map_name in dict.fromkeys(zone.get("map", "") for zone in zones):
         maps.append(bodymaps.map_view(map_name, [z for z in zones if z.get("map", "") == map_name]))
     entries = [row for row in rows if row.is_current]
+    for application in applications:
+        application.charted_ml = _ml(
+            sum((e.prp_volume_ml or Decimal(0) for e in entries if e.application_id == application.pk), Decimal(0))
+        )
     return Charting(
         visit=visit,
         protocol=protocol,
@@ -141,8 +150,9 @@ def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None,
         entries=entries,
         superseded=[row for row in rows if not row.is_current],
         prp_charted_ml=_ml(sum((e.prp_volume_ml or Decimal(0) for e in entries), Decimal(0))),
-        prp_applied_ml=_ml(applied or Decimal(0)),
+        prp_applied_ml=_ml(sum((a.volume_applied_ml for a in applications), Decimal(0))),
         cocktail_ml=_ml(sum((e.volume_ml or Decimal(0) for e in entries), Decimal(0))),
+        applications=applications,
     )
 
 

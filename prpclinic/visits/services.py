@@ -87,6 +87,20 @@ def _depth_range(protocol: Any, code: str, *, mesotherapy: bool) -> rules.DepthR
     return rules.DepthRange(*found) if found else rules.DepthRange(None, None)
 
 
+def _application_for(visit: Visit, application_id: int | None, findings: rules.Findings) -> Any:
+    applications = list(visit.prp_applications.filter(clinic_id=visit.clinic_id).select_related("product"))
+    if application_id:
+        chosen = next((a for a in applications if a.pk == application_id), None)
+        if chosen is None:
+            findings.refuse("application", "This PRP product was not applied in this visit.")
+        return chosen
+    if len(applications) > 1:
+        findings.refuse("application", "Several PRP products were applied in this visit: choose the one used here.")
+        return None
+    # None yet: the zone is charted; completion refuses until the applied PRP adds up.
+    return applications[0] if applications else None
+
+
 def zone_chart(
     *,
     request: HttpRequest,
@@ -102,6 +116,7 @@ def zone_chart(
     vial_lot_id: int | None = None,
     volume_ml: Decimal | None = None,
     prp_volume_ml: Decimal | None = None,
+    application_id: int | None = None,
     note: str = "",
     acknowledge_warnings: bool = False,
     correction_reason: str = "",
@@ -113,6 +128,9 @@ def zone_chart(
     injections, depth and technique (warned likewise); mesotherapy needs cocktail, an unexpired
     vial lot of it, a depth inside the protocol's mid-dermis range (refused outside it) and the
     volume, and the ``visit.mesotherapy`` permission (physicians).
+
+    PRP charted on a zone is linked to the visit's PRP application it came from (the product
+    in the chain of custody): the one chosen, or the only one; with several, one must be chosen.
 
     Raises ``WarningsToAcknowledge`` while warnings are not acknowledged (nothing saved).
     Side effects: a new ZoneEntry (acknowledged warnings stored on it); a correction needs a
@@ -197,6 +215,8 @@ def zone_chart(
                 "vial_lot": vial_lot,
                 "volume_ml": volume_ml,
             }
+        if values.get("prp_volume_ml"):
+            values["application"] = _application_for(visit, application_id, findings)
         if findings.errors:
             raise ValidationError(findings.errors)
         if findings.warnings and not acknowledge_warnings:

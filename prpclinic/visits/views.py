@@ -45,6 +45,7 @@ def zone_form_for(
         zone=zone,
         previous=zone["entry"],
         warnings=warnings,
+        applications=charting.applications,
     )
 
 
