@@ -83,3 +83,21 @@ class ScoreForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=300)
+
+
+class AnalyticsForm(forms.Form):
+    scale = forms.ChoiceField(label="Measure", choices=[(s.code, s.name) for s in scales.SCALES.values()])
+    treatment = forms.ChoiceField(label="Treatment")
+    sessions = forms.IntegerField(label="After how many sessions", min_value=1, max_value=50, initial=3)
+    rater = forms.ChoiceField(label="Rated by", choices=list(scales.RATERS.items()), required=False)
+    variant = forms.ChoiceField(
+        label="Variant (GAIS)",
+        required=False,
+        choices=[("", "—"), ("standard", "Standard 1–5"), ("reversed", "Reversed 0–4")],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from prpclinic.visits.models import TreatmentKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["treatment"].choices = TreatmentKind.choices

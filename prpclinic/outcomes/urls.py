@@ -3,6 +3,8 @@ from django.urls import path, re_path
 from prpclinic.outcomes import views
 
 urlpatterns = [
+    path("analytics/", views.outcome_analytics, name="outcome_analytics"),
+    path("analytics.csv", views.outcome_analytics_csv, name="outcome_analytics_csv"),
     path("patients/<int:patient_id>/", views.outcome_patient, name="outcome_patient"),
     path("patients/<int:patient_id>/photos/", views.outcome_photos, name="outcome_photos"),
     path("patients/<int:patient_id>/photos/new/", views.outcome_photo_upload, name="outcome_photo_upload"),

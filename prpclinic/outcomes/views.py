@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -12,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import clinic_view
-from prpclinic.outcomes import scales, selectors, services
-from prpclinic.outcomes.forms import PhotoForm, ReasonForm, ScoreForm
+from prpclinic.outcomes import analytics, scales, selectors, services
+from prpclinic.outcomes.forms import AnalyticsForm, PhotoForm, ReasonForm, ScoreForm
 from prpclinic.outcomes.models import PhotoView
 
 UPLOAD_READ_LIMIT = services.MAX_BYTES + 1
@@ -263,3 +265,80 @@ def outcome_compare(request: HttpRequest, patient_id: int) -> HttpResponse:
         "outcomes/compare.html",
         {"patient": patient, "groups": groups, "group": group, "before": before, "after": after},
     )
+
+
+def _analysis(request: HttpRequest) -> tuple[AnalyticsForm, analytics.Analysis | None]:
+    form = AnalyticsForm(request.GET if "scale" in request.GET else None)
+    if not form.is_valid():
+        return form, None
+    data = form.cleaned_data
+    scale = scales.SCALES[data["scale"]]
+    if data["rater"] and data["rater"] not in scale.raters:
+        form.add_error("rater", f"{scale.name} is not rated by the {data['rater']}.")
+        return form, None
+    result = analytics.change_from_baseline(
+        clinic_id=request.clinic.pk,
+        scale_code=scale.code,
+        treatment=data["treatment"],
+        sessions=data["sessions"],
+        rater=data["rater"],
+        variant=data["variant"],
+    )
+    return form, result
+
+
+@clinic_view("outcome.analytics")
+@require_http_methods(["GET"])
+def outcome_analytics(request: HttpRequest) -> HttpResponse:
+    """Change from baseline after N sessions, with n, mean and 95 % CI, per protocol and PRP band."""
+    form, result = _analysis(request)
+    if result is not None:
+        audit_record(
+            action="outcome.analytics.view",
+            request=request,
+            object_type="outcomes.analytics",
+            changes={"scale": result.scale.code, "treatment": result.treatment, "sessions": result.sessions},
+        )
+    return render(
+        request,
+        "outcomes/analytics.html",
+        {"form": form, "result": result, "query": request.GET.urlencode()},
+        status=400 if form.errors else 200,
+    )
+
+
+@clinic_view("outcome.analytics")
+@require_http_methods(["GET"])
+def outcome_analytics_csv(request: HttpRequest) -> HttpResponse:
+    """The analytics table as CSV (groups only, no patient rows). Audited as an export."""
+    _form, result = _analysis(request)
+    if result is None:
+        return HttpResponse("Choose a measure, a treatment and a number of sessions.", status=400)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="outcomes-{result.scale.code}-{result.sessions}.csv"'
+    writer = csv.writer(response)
+    unit = result.scale.unit if result.scale.kind == scales.NUMERIC else "scale steps"
+    writer.writerow(
+        ["measure", "unit", "treatment", "sessions", "rater", "variant", "protocol", "prp_band", "n", "mean_change",
+         "sd", "ci95_low", "ci95_high", "note"]
+    )  # fmt: skip
+    rows = [("all", "all", result.overall)] + [(g.protocol, g.band, g.summary) for g in result.groups]
+    for protocol, band, summary in rows:
+        if summary is None:
+            continue
+
+        def fmt(value: float | None) -> str:
+            return "" if value is None else f"{value:.2f}"
+
+        writer.writerow(
+            [result.scale.code, unit, result.treatment, result.sessions, result.rater, result.variant, protocol, band,
+             summary.n, fmt(summary.mean), fmt(summary.sd), fmt(summary.ci_low), fmt(summary.ci_high),
+             f"too few patients (under {result.min_n})" if summary.too_few else ""]
+        )  # fmt: skip
+    audit_record(
+        action="outcome.analytics.export",
+        request=request,
+        object_type="outcomes.analytics",
+        changes={"scale": result.scale.code, "treatment": result.treatment, "sessions": result.sessions},
+    )
+    return response
