@@ -11,6 +11,7 @@ from django.db import transaction
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.models import Clinic, Membership, User
 from prpclinic.clinics.roles import Role
+from prpclinic.treatments.seeding import seed_catalogue
 
 
 class Command(BaseCommand):
@@ -38,6 +39,8 @@ class Command(BaseCommand):
                     user.full_clean()
                     user.save()
                 Membership.objects.create(clinic=clinic, user=user, role=Role.CLINIC_ADMIN)
+                # A new clinic starts with the sourced catalogue (protocols, zones, formulary) to edit.
+                seed_catalogue(clinic=clinic)
                 audit_record(
                     action="clinic.create",
                     clinic=clinic,
