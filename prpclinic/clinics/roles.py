@@ -57,6 +57,10 @@ PERMISSIONS: dict[str, tuple[str, frozenset[Role]]] = {
         "Review a relative contraindication and clear the patient, with a written reason.",
         frozenset({PHYSICIAN}),
     ),
+    "screening.settings": (
+        "Set how long screenings stay valid and the clinic's own rule windows and thresholds.",
+        frozenset({ADMIN, PHYSICIAN}),
+    ),
     "screening.intake": (
         "Review questionnaires patients sent from the website and file them in the chart.",
         frozenset({PHYSICIAN, NURSE}),

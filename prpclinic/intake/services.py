@@ -176,7 +176,7 @@ def screening_settings_update(
     Only configurable rules may be overridden; a blank value returns the rule to its default.
     Screenings already recorded keep the numbers they were evaluated with.
     """
-    access.require(request, "screening.review")
+    access.require(request, "screening.settings")
     unknown = [key for key in overrides if key not in rules.RULES_BY_ID or not rules.RULES_BY_ID[key].configurable]
     if unknown:
         raise ValidationError(f"Unknown rule: {', '.join(sorted(unknown))}")

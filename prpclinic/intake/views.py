@@ -129,7 +129,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/review_list.html", {"queue": queue})
 
 
-@clinic_view("screening.review")
+@clinic_view("screening.settings")
 @require_http_methods(["GET", "POST"])
 def screening_settings(request: HttpRequest) -> HttpResponse:
     current = selectors.screening_settings(clinic_id=request.clinic.pk)
