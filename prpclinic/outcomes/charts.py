@@ -14,6 +14,14 @@ from html import escape
 
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 150, 20, 24, 56
+# The same look as outcomes.css, for an SVG shown as an image.
+STANDALONE_STYLE = (
+    ".plot{fill:#fff;stroke:#c9d2dc}.grid{stroke:#e3e8ee}"
+    ".tick,.date,.session-label{font:12px sans-serif;fill:#5b6b7c}"
+    ".session{stroke:#8a5a9e;stroke-width:1.5;stroke-dasharray:5 4}.session-label{fill:#8a5a9e;font-weight:700}"
+    ".series{fill:none;stroke:#1f4d8a;stroke-width:2.5}.point{fill:#1f4d8a}"
+    ".value{font:bold 13px sans-serif;fill:#1f2933}"
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,12 @@ def svg_line_chart(
     markers: list[Marker],
     y_ticks: list[tuple[float, str]] | None = None,
     unit: str = "",
+    standalone: bool = False,
 ) -> str:
-    """An accessible SVG (role img, title) of ``points`` over time with session ``markers``."""
+    """An accessible SVG (role img, title) of ``points`` over time with session ``markers``.
+
+    ``standalone`` embeds the styles, for use as an image (the PDF report) where page CSS cannot reach.
+    """
     days = [p.on for p in points] + [m.on for m in markers]
     start, end = (min(days), max(days)) if days else (dt.date.today(), dt.date.today())
     if start == end:
@@ -67,6 +79,8 @@ def svg_line_chart(
         f'<title id="chart-title-{_slug(title)}">{escape(title)}{" (" + escape(unit) + ")" if unit else ""}</title>',
         f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}"/>',
     ]
+    if standalone:
+        parts.insert(2, f"<style>{STANDALONE_STYLE}</style>")
     for value, label in y_ticks:
         y = y_of(value)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>')

@@ -136,7 +136,7 @@ class ScoreSeries:
         return ", ".join(parts)
 
 
-def progress_series(*, scores: list[Score], visits: list[Visit]) -> list[ScoreSeries]:
+def progress_series(*, scores: list[Score], visits: list[Visit], standalone: bool = False) -> list[ScoreSeries]:
     """One chart per scale (and rater and variant): values over time, sessions marked. No query."""
     markers = [charts.Marker(v.started_at.date(), f"S{i}") for i, v in enumerate(visits, start=1)]
     grouped: dict[tuple[str, str, str], list[Score]] = {}
@@ -161,7 +161,7 @@ def progress_series(*, scores: list[Score], visits: list[Visit]) -> list[ScoreSe
                 if row.value is not None:
                     points.append(charts.Point(row.recorded_on, float(row.value), f"{row.value.normalize():f}"))
         item.svg = charts.svg_line_chart(
-            title=item.title, points=points, markers=markers, y_ticks=ticks, unit=scale.unit
+            title=item.title, points=points, markers=markers, y_ticks=ticks, unit=scale.unit, standalone=standalone
         )
         series.append(item)
     return series

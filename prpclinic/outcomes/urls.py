@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/photos/new/", views.outcome_photo_upload, name="outcome_photo_upload"),
     path("patients/<int:patient_id>/compare/", views.outcome_compare, name="outcome_compare"),
     path("patients/<int:patient_id>/progress/", views.outcome_progress, name="outcome_progress"),
+    path("patients/<int:patient_id>/report.pdf", views.outcome_report, name="outcome_report"),
     path(
         "patients/<int:patient_id>/scores/<slug:scale_code>/", views.outcome_score_record, name="outcome_score_record"
     ),

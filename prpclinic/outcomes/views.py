@@ -342,3 +342,17 @@ def outcome_analytics_csv(request: HttpRequest) -> HttpResponse:
         changes={"scale": result.scale.code, "treatment": result.treatment, "sessions": result.sessions},
     )
     return response
+
+
+@clinic_view("outcome.view")
+@require_http_methods(["GET"])
+def outcome_report(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The outcome report PDF (first and latest photos, progress charts). Audited as a chart view."""
+    from prpclinic.outcomes.report import outcome_report_pdf
+
+    patient = selectors.outcome_patient(request=request, patient_id=patient_id)
+    _audit_page(request, "outcome.report.view", patient)
+    response = HttpResponse(outcome_report_pdf(clinic=request.clinic, patient=patient), content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="outcome-report.pdf"'
+    response["Cache-Control"] = "no-store, private"
+    return response

@@ -1,0 +1,71 @@
+"""The outcome report PDF: first and latest photo of each view, and the progress charts (WeasyPrint)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.template.loader import render_to_string
+from django.utils import timezone
+from PIL import Image
+
+from prpclinic.outcomes import selectors
+from prpclinic.outcomes.models import Photo
+from prpclinic.patients.models import Patient
+from prpclinic.prp.labels import html_to_pdf
+
+REPORT_PHOTO_SIDE = 700
+
+
+def _photo_uri(photo: Photo) -> str | None:
+    """The photo reduced for print, as a data: URI (the PDF renderer fetches nothing else)."""
+    try:
+        with default_storage.open(photo.file_name, "rb") as handle, Image.open(handle) as image:
+            image = image.convert("RGB")
+            image.thumbnail((REPORT_PHOTO_SIDE, REPORT_PHOTO_SIDE))
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=85)
+    except (FileNotFoundError, OSError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _svg_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def report_context(*, clinic: Any, patient: Patient) -> dict[str, Any]:
+    """What the report shows, read in a fixed number of queries (photos, scores, visits)."""
+    photos = selectors.patient_photos(clinic_id=clinic.pk, patient_id=patient.pk)
+    pairs = []
+    for group in selectors.photos_by_view(photos):
+        first, last = group.photos[0], group.photos[-1]
+        pairs.append(
+            {
+                "label": group.label,
+                "before": (first, _photo_uri(first)),
+                "after": (last, _photo_uri(last)) if last.pk != first.pk else None,
+            }
+        )
+    scores = selectors.patient_scores(clinic_id=clinic.pk, patient_id=patient.pk)
+    visits = selectors.patient_visits(clinic_id=clinic.pk, patient_id=patient.pk)
+    series = selectors.progress_series(scores=scores, visits=visits, standalone=True)
+    chart_items = [
+        {"title": item.title, "uri": _svg_uri(item.svg), "rows": [(s, selectors.score_display(s)) for s in item.scores]}
+        for item in series
+    ]
+    return {
+        "clinic": clinic,
+        "patient": patient,
+        "pairs": pairs,
+        "charts": chart_items,
+        "visits": visits,
+        "made_at": timezone.localtime(),
+    }
+
+
+def outcome_report_pdf(*, clinic: Any, patient: Patient) -> bytes:
+    html = render_to_string("outcomes/report_pdf.html", report_context(clinic=clinic, patient=patient))
+    return html_to_pdf(html)
