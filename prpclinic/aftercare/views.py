@@ -114,7 +114,8 @@ def handout_email(request: HttpRequest, visit_id: int) -> HttpResponse:
     return redirect("visit_detail", visit_id=visit_id)
 
 
-@clinic_view("aftercare.send")
+# The summary carries depths, lots and adverse events: clinical detail, not for the front desk.
+@clinic_view("patient.view_clinical")
 @require_GET
 def visit_summary(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = selectors.visit_get(request=request, visit_id=visit_id)

@@ -75,7 +75,7 @@ PERMISSIONS: dict[str, tuple[str, frozenset[Role]]] = {
     "visit.mesotherapy": ("Chart mesotherapy injections (a physician-only procedure).", frozenset({PHYSICIAN})),
     "visit.adverse": ("Record an adverse event and its outcome.", frozenset({PHYSICIAN, NURSE})),
     "visit.complete": ("Complete a visit and hand out aftercare.", frozenset({PHYSICIAN, NURSE})),
-    "aftercare.send": ("Print or e-mail aftercare instructions and visit summaries.", EVERYONE),
+    "aftercare.send": ("Print or e-mail a patient's aftercare instructions.", EVERYONE),
     "outcome.view": ("See a patient's photos, scale scores and progress charts.", frozenset({ADMIN, PHYSICIAN, NURSE})),
     "outcome.record": ("Take or upload photos and record scale scores.", frozenset({PHYSICIAN, NURSE})),
     "outcome.analytics": (
