@@ -346,3 +346,22 @@ def test_the_templates_page_lists_every_form_and_the_clinic_settings(personas: P
                   "Consent to mesotherapy", "Consent to photography and to the use of photographs"):  # fmt: skip
         assert title in page
     assert "365 days" in page and "Edit (new version)" not in page
+
+
+def test_a_signed_consent_and_a_written_template_version_cannot_be_changed_through_the_app(
+    personas: Personas,
+) -> None:
+    patient = make_patient(personas.clinic_a)
+    consent = consent_signed(clinic=personas.clinic_a, patient=patient, treatment="prp_scalp", by=personas.nurse)
+    consent.signer_name = "Someone Else"
+    template = consent.template
+    template.risks = "Rewritten in place"
+
+    with pytest.raises(ValueError, match="never changes"):
+        consent.save()
+    with pytest.raises(ValueError, match="never changes"):
+        template.save()
+
+    consent.refresh_from_db()
+    template.refresh_from_db()
+    assert consent.signer_name == "Anna Berger" and template.risks != "Rewritten in place"

@@ -8,6 +8,7 @@ consent never changes after signing either: its revocation is a row of its own.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -111,10 +112,16 @@ class ConsentTemplate(models.Model):
         ]
         indexes = [models.Index(fields=["clinic", "kind", "is_current"], name="consent_template_current")]
 
+    SECTIONS = ("procedure", "benefits", "risks", "alternatives", "aftercare")
+
     def __str__(self) -> str:
         return f"{self.title} (version {self.version})"
 
-    SECTIONS = ("procedure", "benefits", "risks", "alternatives", "aftercare")
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A version once written is what past signers read: only its "current" mark may move.
+        if not self._state.adding and set(kwargs.get("update_fields") or ()) != {"is_current"}:
+            raise ValueError("A consent template version never changes; write a new version instead.")
+        super().save(*args, **kwargs)
 
 
 class SignedConsent(models.Model):
@@ -154,6 +161,11 @@ class SignedConsent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} consent, version {self.template_version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("A signed consent never changes; record a revocation or a new consent instead.")
+        super().save(*args, **kwargs)
 
     def revocation_or_none(self) -> ConsentRevocation | None:
         try:
