@@ -232,3 +232,15 @@ def test_the_svg_chart_escapes_what_it_prints_and_spans_the_markers() -> None:
     )
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "&lt;b&gt;" in svg
     assert "2026-01-01" in svg and "2026-03-01" in svg and ">S2<" in svg
+
+
+def test_the_pure_outcome_modules_import_no_django() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "prpclinic" / "outcomes"
+    for name in ("scales", "charts", "images", "stats"):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not any(module.startswith(("django", "prpclinic")) for module in imported), name
