@@ -22,7 +22,9 @@ def media(settings: Any, tmp_path: Path) -> Path:
 
 
 def draw_on(page: Page, canvas_id: str) -> None:
-    box = page.locator(f"#{canvas_id}").bounding_box()
+    canvas = page.locator(f"#{canvas_id}")
+    canvas.scroll_into_view_if_needed()  # the mouse works in viewport coordinates
+    box = canvas.bounding_box()
     assert box is not None
     x, y = box["x"], box["y"] + box["height"] / 2
     page.mouse.move(x + 20, y)
