@@ -168,7 +168,7 @@ def test_each_photo_says_which_uses_its_consent_allows(personas: Personas, signe
     upload(signed_in("nurse"), patient, jpeg())
     assert Photo.objects.get().consent_uses == ["clinical_record", "teaching"]
     page = signed_in("nurse").get(f"/outcomes/patients/{patient.pk}/photos/").content.decode()
-    assert "consent: clinical_record, teaching" in page
+    assert "consent: In my clinical record only (to follow my treatment); Teaching and publication, anonymised" in page
 
 
 @pytest.mark.parametrize(

@@ -25,3 +25,15 @@ def outcomes_chart_panel(context: dict[str, Any], patient: Any) -> dict[str, Any
         "can_record": request is not None and can(request, "outcome.record"),
         **summary,
     }
+
+
+@register.filter
+def photo_uses(values: Any) -> str:
+    """The consent's photo uses in words (the consents app's labels), for staff reading a photo's terms."""
+    try:
+        from prpclinic.consents.models import PhotoUse
+
+        labels = dict(PhotoUse.choices)
+    except ImportError:  # the consents app names its uses; without it, the stored words are shown
+        labels = {}
+    return "; ".join(str(labels.get(value, value)) for value in values or [])
