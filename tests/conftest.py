@@ -28,6 +28,16 @@ PASSWORD = "correct horse battery staple 42"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _media_in_a_scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Signed consents, photos and other files go to a folder of this run (one per xdist worker),
+    never into the developer's var/media. override_settings resets the storages it caches."""
+    from django.test import override_settings
+
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        yield
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     for item in items:
