@@ -61,9 +61,9 @@ FACE: dict[str, Shape] = {
 # Scalp, seen from above, forehead at the top.
 SCALP: dict[str, Shape] = {
     "frontal": _ellipse(160, 78, 76, 40, "Frontal"),
-    "temporal_right": _ellipse(72, 170, 32, 62, "Temporal R"),
-    "temporal_left": _ellipse(248, 170, 32, 62, "Temporal L"),
-    "mid_scalp": _ellipse(160, 168, 60, 44, "Mid-scalp"),
+    "temporal_right": _ellipse(70, 170, 34, 62, "Temp. R"),
+    "temporal_left": _ellipse(250, 170, 34, 62, "Temp. L"),
+    "mid_scalp": _ellipse(160, 168, 52, 44, "Mid-scalp"),
     "vertex": _ellipse(160, 254, 60, 40, "Vertex"),
     "occipital": _ellipse(160, 334, 84, 34, "Occipital"),
 }
