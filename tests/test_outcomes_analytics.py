@@ -127,3 +127,21 @@ def test_the_analytics_page_runs_the_same_queries_for_few_or_many_patients(
     with CaptureQueriesContext(connection) as four:
         client.get(url)
     assert len(four) == len(one)
+
+
+def test_patients_are_grouped_by_the_protocol_version_of_their_plan(personas: Personas) -> None:
+    from prpclinic.treatments.models import TreatmentPlan
+    from prpclinic.treatments.selectors import current_protocol
+
+    protocol = current_protocol(clinic_id=personas.clinic_a.pk, kind="prp_scalp")
+    planned = series(personas, None, before="100", after="120")
+    series(personas, None, before="100", after="110")
+    TreatmentPlan.objects.create(
+        clinic=personas.clinic_a, patient=planned, treatment=protocol.treatment, kind="prp_scalp", protocol=protocol,
+        start_date=START.date(), created_by=personas.physician,
+    )  # fmt: skip
+    result = analytics.change_from_baseline(
+        clinic_id=personas.clinic_a.pk, scale_code="hair_density", treatment="prp_scalp", sessions=3
+    )
+    labels = {(g.protocol, g.summary.n) for g in result.groups}  # type: ignore[union-attr]
+    assert labels == {(f"{protocol.treatment.name} protocol v{protocol.version}", 1), ("no plan", 1)}

@@ -244,3 +244,26 @@ def test_the_pure_outcome_modules_import_no_django() -> None:
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not any(module.startswith(("django", "prpclinic")) for module in imported), name
+
+
+def test_the_timeline_lists_photo_days_and_scores_newest_first(personas: Personas, signed_in: Any) -> None:
+    from prpclinic.outcomes.models import Photo
+    from prpclinic.outcomes.selectors import timeline_items
+
+    patient = make_patient(personas.clinic_a)
+    for view in ("scalp_vertex", "scalp_top"):
+        Photo.objects.create(
+            clinic=personas.clinic_a, patient=patient, area="scalp", view=view, file_name="x", thumb_name="x",
+            content_type="image/jpeg", width=1, height=1, byte_size=1, source_format="jpeg",
+            uploaded_by=personas.nurse, taken_at=timezone.now() - dt.timedelta(hours=1),
+        )  # fmt: skip
+    record(signed_in("nurse"), patient, "ludwig", value="II")
+    with CaptureQueriesContext(connection) as queries:
+        items = timeline_items(clinic_id=personas.clinic_a.pk, patient_id=patient.pk)
+    assert len(queries) == 2
+    assert [(i["kind"], i["title"]) for i in items] == [("score", "Ludwig"), ("photos", "2 photos")]
+    assert (
+        items[1]["detail"] == "Scalp, top; Scalp, vertex."
+        and items[0]["url"] == f"/outcomes/patients/{patient.pk}/progress/"
+    )
+    assert timeline_items(clinic_id=personas.clinic_b.pk, patient_id=patient.pk) == []

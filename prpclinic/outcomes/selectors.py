@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 
 from prpclinic.outcomes import charts, scales
 from prpclinic.outcomes.models import Photo, PhotoStatus, PhotoView, Score, ScoreStatus
@@ -190,3 +191,47 @@ def latest_summary(*, clinic_id: int, patient_id: int) -> dict[str, Any]:
     rows = [{"scale": scales.SCALES[s.scale].name if s.scale in scales.SCALES else s.scale, "score": s,
              "shown": score_display(s)} for s in latest.values()]  # fmt: skip
     return {"photos": photos, "scores": rows}
+
+
+TIMELINE_LIMIT = 50
+
+
+def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
+    """For the chart's timeline: photo sessions (one item per day) and scores, newest first; two queries."""
+    items: list[dict[str, Any]] = []
+    days: dict[Any, list[Photo]] = {}
+    photos = Photo.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=PhotoStatus.ACTIVE).order_by(
+        "-taken_at", "-id"
+    )[: TIMELINE_LIMIT * 4]
+    for photo in photos:
+        days.setdefault(timezone.localtime(photo.taken_at).date(), []).append(photo)
+    photos_url = reverse("outcome_photos", args=[patient_id])
+    for group in days.values():
+        views = sorted({p.get_view_display() for p in group})
+        items.append(
+            {
+                "at": group[0].taken_at,
+                "kind": "photos",
+                "title": f"{len(group)} photo{'s' if len(group) != 1 else ''}",
+                "detail": "; ".join(views) + ".",
+                "url": photos_url,
+            }
+        )
+    scores_url = reverse("outcome_progress", args=[patient_id])
+    scores = Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
+        "-recorded_at", "-id"
+    )[:TIMELINE_LIMIT]
+    for score in scores:
+        scale = scales.SCALES.get(score.scale)
+        items.append(
+            {
+                "at": score.recorded_at,
+                "kind": "score",
+                "title": scale.name if scale else score.scale,
+                "detail": f"{score_display(score)} (rated by the {score.get_rater_display().lower()}, "
+                f"{score.recorded_on:%Y-%m-%d}).",
+                "url": scores_url,
+            }
+        )
+    items.sort(key=lambda item: item["at"], reverse=True)
+    return items[:TIMELINE_LIMIT]
