@@ -16,7 +16,7 @@ from prpclinic.patients.selectors import patient_get
 from prpclinic.treatments.models import Cocktail, VialLot
 from prpclinic.treatments.selectors import current_protocol
 from prpclinic.visits import gates, rules, selectors
-from prpclinic.visits.models import TreatmentKind, Visit, VisitStatus, ZoneEntry
+from prpclinic.visits.models import BodyMap, TreatmentKind, Visit, VisitStatus, ZoneEntry
 
 
 def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Visit:
@@ -146,8 +146,8 @@ def zone_chart(
         _require_open(visit)
         protocol = selectors.protocol_of(visit)
         spec = protocol.zone(zone)
-        if spec is None:
-            raise ValidationError({"zone": f"The protocol of this visit has no zone {zone!r}."})
+        if spec is None or spec.get("map") not in BodyMap.values:
+            raise ValidationError(f"The protocol of this visit has no zone {zone!r} on the face or scalp map.")
         label = str(spec.get("label") or zone)
         findings = rules.Findings()
         zone_range = _depth_range(protocol, zone, mesotherapy=mesotherapy)

@@ -24,6 +24,15 @@ def visit_get(*, request: HttpRequest, visit_id: int) -> Visit:
     return selectors.visit_get(clinic_id=request.clinic.pk, visit_id=visit_id)
 
 
+def add_errors(form: Any, exc: ValidationError) -> None:
+    """The service's messages next to their fields; those of fields the form lacks on top of it."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
 def may_chart(request: HttpRequest, visit: Visit) -> bool:
     """Charting this visit's zones: ``visit.chart``, and ``visit.mesotherapy`` for mesotherapy."""
     if not can(request, "visit.chart"):
@@ -150,7 +159,7 @@ def zone_entry(request: HttpRequest, visit_id: int, zone: str) -> HttpResponse:
             form = zone_form_for(request, charting, zone, data=request.POST, warnings=exc.messages)
             form.is_valid()
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_errors(form, exc)
         else:
             messages.success(request, f"{entry.zone_label} charted.")
             return redirect(reverse("visit_detail", args=[visit.pk]) + f"#entry-{entry.map}-{entry.zone}")
