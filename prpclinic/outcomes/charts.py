@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 150, 20, 24, 56
+LEFT, RIGHT, TOP, BOTTOM = 150, 40, 24, 56
 # The same look as outcomes.css, for an SVG shown as an image.
 STANDALONE_STYLE = (
     ".plot{fill:#fff;stroke:#c9d2dc}.grid{stroke:#e3e8ee}"
@@ -67,8 +67,10 @@ def svg_line_chart(
     if y_hi == y_lo:
         y_hi = y_lo + 1
 
+    pad = 24  # keeps the first and last points and their labels off the frame
+
     def x_of(day: dt.date) -> float:
-        return LEFT + plot_w * (day - start).days / span
+        return LEFT + pad + (plot_w - 2 * pad) * (day - start).days / span
 
     def y_of(value: float) -> float:
         return TOP + plot_h * (1 - (value - y_lo) / (y_hi - y_lo))
