@@ -302,6 +302,8 @@ def test_a_correction_supersedes_the_entry_and_the_history_remains(personas: Per
     no_reason = chart(nurse, visit, "forehead", **(FACE | {"depth_mm": "0.25"}))
     assert no_reason.status_code == 400
     assert "<li>Forehead is already charted: say why you correct it (the old entry is kept).</li>" in page_of(no_reason)
+    acknowledged = chart(nurse, visit, "forehead", **(FACE | {"depth_mm": "1", "acknowledge_warnings": "on"}))
+    assert "say why you correct it" in page_of(acknowledged)  # asked before saving, not after the warning
     fixed = chart(nurse, visit, "forehead", **(FACE | {"depth_mm": "0.25", "correction_reason": "typed 0.5 for 0.25"}))
     assert fixed.status_code == 302
     first.refresh_from_db()

@@ -101,6 +101,87 @@ def _application_for(visit: Visit, application_id: int | None, findings: rules.F
     return applications[0] if applications else None
 
 
+def _microneedling_values(
+    *, findings: rules.Findings, protocol: Any, label: str, zone_range: rules.DepthRange, depth_mm: Decimal | None,
+    passes: int | None, device: str, cartridge_lot: str, technique: str, prp_volume_ml: Decimal | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Device, depth within the device (warned outside the zone range), passes, optional PRP volume."""
+    device_label = _choice_label(protocol.devices, device)
+    if device_label is None:
+        findings.refuse("device", "Choose the device used.")
+    rules.check_depth(
+        findings,
+        depth=depth_mm,
+        zone_label=label,
+        zone_range=zone_range,
+        device_label=(device_label or "").lower(),
+        device_max=protocol.device_max_depth(device) if device_label else None,
+    )
+    rules.check_count(findings, field_name="passes", value=passes, what="passes")
+    rules.check_volume(findings, field_name="prp_volume_ml", value=prp_volume_ml, required=False)
+    technique_label = _choice_label(protocol.techniques, technique)  # optional here
+    return {
+        "passes": passes,
+        "device": device,
+        "device_label": device_label or "",
+        "cartridge_lot": cartridge_lot.strip()[:60],
+        "technique": technique if technique_label else "",
+        "technique_label": technique_label or "",
+        "prp_volume_ml": prp_volume_ml,
+    }
+
+
+def _scalp_values(
+    *, findings: rules.Findings, protocol: Any, label: str, zone_range: rules.DepthRange, depth_mm: Decimal | None,
+    injections: int | None, technique: str, prp_volume_ml: Decimal | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Injections, depth (warned outside the zone range), technique, PRP volume."""
+    technique_label = _choice_label(protocol.techniques, technique)
+    if technique_label is None:
+        findings.refuse("technique", "Choose the technique used.")
+    rules.check_count(findings, field_name="injections", value=injections, what="injections")
+    rules.check_depth(findings, depth=depth_mm, zone_label=label, zone_range=zone_range)
+    rules.check_volume(findings, field_name="prp_volume_ml", value=prp_volume_ml, required=True)
+    return {
+        "injections": injections,
+        "technique": technique,
+        "technique_label": technique_label or "",
+        "prp_volume_ml": prp_volume_ml,
+    }
+
+
+def _mesotherapy_values(
+    *, findings: rules.Findings, protocol: Any, label: str, zone_range: rules.DepthRange, clinic_id: int,
+    depth_mm: Decimal | None, technique: str, cocktail_id: int | None, vial_lot_id: int | None,
+    volume_ml: Decimal | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Cocktail, an unexpired vial lot of it, depth inside the mid-dermis range (refused outside), volume."""
+    technique_label = _choice_label(protocol.techniques, technique)
+    if technique_label is None:
+        findings.refuse("technique", "Choose the technique used.")
+    cocktail = Cocktail.objects.filter(pk=cocktail_id, clinic_id=clinic_id).first() if cocktail_id else None
+    if cocktail is None:
+        findings.refuse("cocktail", "Choose the cocktail from the formulary.")
+    vial_lot = VialLot.objects.filter(pk=vial_lot_id, clinic_id=clinic_id).first() if vial_lot_id else None
+    if vial_lot is None:
+        findings.refuse("vial_lot", "Choose the vial lot used.")
+    elif cocktail is not None and vial_lot.cocktail_id != cocktail.pk:
+        findings.refuse("vial_lot", f"Lot {vial_lot.lot_number} is not a lot of {cocktail.name}.")
+    elif vial_lot.is_expired():
+        findings.refuse(
+            "vial_lot", f"Vial lot {vial_lot.lot_number} expired on {vial_lot.expiry_date:%Y-%m-%d}: do not use it."
+        )
+    rules.check_depth(findings, depth=depth_mm, zone_label=label, zone_range=zone_range, mid_dermis=True)
+    rules.check_volume(findings, field_name="volume_ml", value=volume_ml, required=True)
+    return {
+        "technique": technique,
+        "technique_label": technique_label or "",
+        "cocktail": cocktail,
+        "vial_lot": vial_lot,
+        "volume_ml": volume_ml,
+    }
+
+
 def zone_chart(
     *,
     request: HttpRequest,
@@ -151,76 +232,24 @@ def zone_chart(
         label = str(spec.get("label") or zone)
         findings = rules.Findings()
         zone_range = _depth_range(protocol, zone, mesotherapy=mesotherapy)
+        common = {"findings": findings, "protocol": protocol, "label": label, "zone_range": zone_range}
         values: dict[str, Any] = {"depth_mm": depth_mm, "note": note.strip()[:300]}
-        cocktail = vial_lot = None
         if visit.treatment == TreatmentKind.MICRONEEDLING_PRP:
-            device_label = _choice_label(protocol.devices, device)
-            if device_label is None:
-                findings.refuse("device", "Choose the device used.")
-            rules.check_depth(
-                findings,
-                depth=depth_mm,
-                zone_label=label,
-                zone_range=zone_range,
-                device_label=(device_label or "").lower(),
-                device_max=protocol.device_max_depth(device) if device_label else None,
-            )
-            rules.check_count(findings, field_name="passes", value=passes, what="passes")
-            rules.check_volume(findings, field_name="prp_volume_ml", value=prp_volume_ml, required=False)
-            values |= {
-                "passes": passes,
-                "device": device,
-                "device_label": device_label or "",
-                "cartridge_lot": cartridge_lot.strip()[:60],
-                "technique": technique if _choice_label(protocol.techniques, technique) else "",
-                "technique_label": _choice_label(protocol.techniques, technique) or "",
-                "prp_volume_ml": prp_volume_ml,
-            }
+            values |= _microneedling_values(
+                **common, depth_mm=depth_mm, passes=passes, device=device, cartridge_lot=cartridge_lot,
+                technique=technique, prp_volume_ml=prp_volume_ml,
+            )  # fmt: skip
         elif visit.treatment == TreatmentKind.PRP_SCALP:
-            technique_label = _choice_label(protocol.techniques, technique)
-            if technique_label is None:
-                findings.refuse("technique", "Choose the technique used.")
-            rules.check_count(findings, field_name="injections", value=injections, what="injections")
-            rules.check_depth(findings, depth=depth_mm, zone_label=label, zone_range=zone_range)
-            rules.check_volume(findings, field_name="prp_volume_ml", value=prp_volume_ml, required=True)
-            values |= {
-                "injections": injections,
-                "technique": technique,
-                "technique_label": technique_label or "",
-                "prp_volume_ml": prp_volume_ml,
-            }
+            values |= _scalp_values(
+                **common, depth_mm=depth_mm, injections=injections, technique=technique, prp_volume_ml=prp_volume_ml
+            )
         else:
-            technique_label = _choice_label(protocol.techniques, technique)
-            if technique_label is None:
-                findings.refuse("technique", "Choose the technique used.")
-            cocktail = Cocktail.objects.filter(pk=cocktail_id, clinic=request.clinic).first() if cocktail_id else None
-            if cocktail is None:
-                findings.refuse("cocktail", "Choose the cocktail from the formulary.")
-            vial_lot = VialLot.objects.filter(pk=vial_lot_id, clinic=request.clinic).first() if vial_lot_id else None
-            if vial_lot is None:
-                findings.refuse("vial_lot", "Choose the vial lot used.")
-            elif cocktail is not None and vial_lot.cocktail_id != cocktail.pk:
-                findings.refuse("vial_lot", f"Lot {vial_lot.lot_number} is not a lot of {cocktail.name}.")
-            elif vial_lot.is_expired():
-                findings.refuse(
-                    "vial_lot",
-                    f"Vial lot {vial_lot.lot_number} expired on {vial_lot.expiry_date:%Y-%m-%d}: do not use it.",
-                )
-            rules.check_depth(findings, depth=depth_mm, zone_label=label, zone_range=zone_range, mid_dermis=True)
-            rules.check_volume(findings, field_name="volume_ml", value=volume_ml, required=True)
-            values |= {
-                "technique": technique,
-                "technique_label": technique_label or "",
-                "cocktail": cocktail,
-                "vial_lot": vial_lot,
-                "volume_ml": volume_ml,
-            }
+            values |= _mesotherapy_values(
+                **common, clinic_id=request.clinic.pk, depth_mm=depth_mm, technique=technique,
+                cocktail_id=cocktail_id, vial_lot_id=vial_lot_id, volume_ml=volume_ml,
+            )  # fmt: skip
         if values.get("prp_volume_ml"):
             values["application"] = _application_for(visit, application_id, findings)
-        if findings.errors:
-            raise ValidationError(findings.errors)
-        if findings.warnings and not acknowledge_warnings:
-            raise WarningsToAcknowledge(findings.warnings)
         previous = (
             ZoneEntry.objects.filter(clinic=request.clinic, visit=visit, zone=zone, is_current=True)
             .select_for_update()
@@ -228,9 +257,13 @@ def zone_chart(
         )
         reason = correction_reason.strip()[:300]
         if previous is not None and not reason:
-            raise ValidationError(
-                {"correction_reason": f"{label} is already charted: say why you correct it (the old entry is kept)."}
+            findings.refuse(
+                "correction_reason", f"{label} is already charted: say why you correct it (the old entry is kept)."
             )
+        if findings.errors:
+            raise ValidationError(findings.errors)
+        if findings.warnings and not acknowledge_warnings:
+            raise WarningsToAcknowledge(findings.warnings)
         if visit.protocol_id is None:
             visit.protocol = protocol
             visit.save(update_fields=["protocol"])
