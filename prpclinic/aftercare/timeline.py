@@ -15,6 +15,7 @@ from typing import Any
 from prpclinic.aftercare import selectors
 from prpclinic.consents import selectors as consents_selectors
 from prpclinic.intake import selectors as intake_selectors
+from prpclinic.outcomes import selectors as outcomes_selectors
 from prpclinic.treatments import selectors as treatments_selectors
 from prpclinic.visits import selectors as visits_selectors
 
@@ -26,6 +27,7 @@ PROVIDERS: tuple[Provider, ...] = (
     intake_selectors.timeline_items,
     consents_selectors.timeline_items,
     visits_selectors.timeline_items,
+    outcomes_selectors.timeline_items,
 )
 CHART_LIMIT = 50
 ALL_LIMIT = 500

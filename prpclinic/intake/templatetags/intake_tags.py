@@ -14,7 +14,7 @@ register = template.Library()
 
 @register.inclusion_tag("intake/_intake_chart_panel.html", takes_context=True)
 def intake_chart_panel(context: dict[str, Any], patient: Any) -> dict[str, Any]:
-    """The latest screening per treatment with its state, and "screen now" buttons (three queries)."""
+    """The latest screening per treatment with its state, and "screen now" buttons (one query)."""
     request = context.get("request")
     clinical = request is not None and can(request, "patient.view_clinical")
     rows = latest_by_treatment(clinic_id=patient.clinic_id, patient_id=patient.pk) if clinical else []
