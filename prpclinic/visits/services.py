@@ -14,6 +14,7 @@ from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
 from prpclinic.patients.selectors import patient_get
 from prpclinic.treatments.models import Cocktail, VialLot
+from prpclinic.treatments.plans import plan_session_for_visit
 from prpclinic.treatments.selectors import current_protocol
 from prpclinic.visits import gates, rules, selectors
 from prpclinic.visits.models import BodyMap, TreatmentKind, Visit, VisitStatus, ZoneEntry
@@ -24,6 +25,8 @@ def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Vis
 
     Refused while the patient's screening or consent for this treatment does not allow it
     (``visits.gates``): the visit row is never created, so nothing downstream can begin.
+    Side effects: the visit row; audit ``visit.start``; the next open session of the patient's
+    active plan of this treatment is linked to the visit (``plan.session_link``).
     """
     access.require(request, "visit.start")
     with transaction.atomic():
@@ -46,6 +49,8 @@ def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Vis
             obj=visit,
             changes={"treatment": treatment, "protocol": protocol.pk, "protocol_version": protocol.version},
         )
+        # The visit takes the next open session of the patient's series, so the plan shows "session 2 of 4".
+        plan_session_for_visit(visit=visit, request=request)
     return visit
 
 
@@ -309,7 +314,7 @@ def visit_complete(*, request: HttpRequest, visit_id: int) -> Visit:
     both sums. Side effects: status ``completed``, ``completed_at`` now, ``completed_by`` the
     signed-in clinician; audit ``visit.complete`` with the sums. A planned session of a
     treatment plan linked to this visit counts as done from then on (the treatments app reads
-    the visit's status; nothing else is written here).
+    the visit's status); when it was the plan's last session, the plan becomes completed.
     """
     access.require(request, "visit.complete")
     with transaction.atomic():
@@ -338,4 +343,6 @@ def visit_complete(*, request: HttpRequest, visit_id: int) -> Visit:
                 "prp_applied_ml": str(charting.prp_applied_ml),
             },
         )
+        # The last session of a series done: the plan completes with it.
+        plan_session_for_visit(visit=visit, request=request)
     return visit
