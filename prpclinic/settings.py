@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "prpclinic.visits",
     "prpclinic.aftercare",
     "prpclinic.outcomes",
+    "prpclinic.scheduling",
+    "prpclinic.reminders",
     "prpclinic.prp",
     "prpclinic.planning",
     "prpclinic.ops",

@@ -30,6 +30,11 @@ urlpatterns = [
     path("visits/", include("prpclinic.visits.urls")),
     path("aftercare/", include("prpclinic.aftercare.urls")),
     path("outcomes/", include("prpclinic.outcomes.urls")),
+    path("schedule/", include("prpclinic.scheduling.urls")),
+    path("calendar/", include("prpclinic.scheduling.calendar_urls")),
+    path("reminders/", include("prpclinic.reminders.urls")),
+    # Public, token-guarded: a patient's confirm/cancel link and a clinician's iCalendar feed.
+    path("r/", include("prpclinic.reminders.public_urls")),
     # Public pages for patients (no login): treatment information and the pre-visit questionnaire.
     path("info/", include("prpclinic.treatments.public_urls")),
     path("info/", include("prpclinic.intake.public_urls")),

@@ -76,6 +76,17 @@ PERMISSIONS: dict[str, tuple[str, frozenset[Role]]] = {
     "visit.adverse": ("Record an adverse event and its outcome.", frozenset({PHYSICIAN, NURSE})),
     "visit.complete": ("Complete a visit and hand out aftercare.", frozenset({PHYSICIAN, NURSE})),
     "aftercare.send": ("Print or e-mail a patient's aftercare instructions.", EVERYONE),
+    "schedule.view": ("See the calendar: appointments per clinician and room, today's list.", EVERYONE),
+    "schedule.book": (
+        "Book, move, check in, cancel or mark no-show an appointment; book a treatment series.",
+        EVERYONE,
+    ),
+    "schedule.resources": (
+        "Set up rooms, clinicians' working hours and absences, and centrifuge slots for booking.",
+        frozenset({ADMIN}),
+    ),
+    "schedule.feed": ("Have a private calendar feed of one's own appointments; revoke it.", EVERYONE),
+    "reminders.manage": ("Set when reminders go out and read the reminder log.", frozenset({ADMIN})),
     "outcome.view": ("See a patient's photos, scale scores and progress charts.", frozenset({ADMIN, PHYSICIAN, NURSE})),
     "outcome.record": ("Take or upload photos and record scale scores.", frozenset({PHYSICIAN, NURSE})),
     "outcome.analytics": (
