@@ -46,6 +46,15 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "Addresses of the reverse proxy; from them the client address is taken from `X-Real-IP` (audit trail).",
     ),
     "PORT": ("8000", "Port `make run` serves on."),
+    "SITE_URL": (
+        "`http://127.0.0.1:8000`",
+        "Address of the app as patients reach it: the base of links in reminders (confirm/cancel) and calendar feeds.",
+    ),
+    "SMS_BACKEND": (
+        "console (prints messages)",
+        "How reminders' SMS are sent: `console`, `locmem` (tests) or the dotted path of a gateway class "
+        "(docs/calendar-and-reminders.md).",
+    ),
     "PRPCLINIC_TESTING": ("0", "Test mode, set by the test suite: fixed keys, fast hashing. Never in production."),
 }
 

@@ -266,6 +266,11 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "prpclinic@localhost")
 
+# Reminders (prpclinic/reminders): the base of the links patients and calendar apps open, and
+# how SMS leave (docs/calendar-and-reminders.md). Tests keep SMS in memory.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SMS_BACKEND = "locmem" if TESTING else env_str("SMS_BACKEND", "console")
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # JSON lines in production (one object per line, for a log shipper); readable text under DEBUG.
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
