@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('clinics', '0002_clinic_prp_expiry_minutes'),
         ('patients', '0002_search_trigram_index'),
-        ('scheduling', '0003_one_active_appointment_per_session'),
+        ('scheduling', '0002_appointment_no_overlap'),
         ('treatments', '0002_protocol_optional_lists'),
         ('visits', '0003_zone_entry_application'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
