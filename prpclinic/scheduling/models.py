@@ -185,6 +185,12 @@ class Appointment(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="appt_ends_after_start"),
+            # A planned session has at most one appointment holding it; a cancelled or missed one frees it.
+            models.UniqueConstraint(
+                fields=["clinic", "plan_session"],
+                condition=models.Q(plan_session__isnull=False, status__in=ACTIVE_STATUSES),
+                name="appt_one_active_per_session",
+            ),
         ]
 
     def __str__(self) -> str:
