@@ -2,11 +2,16 @@
 
 The main test serves the app under gunicorn with production settings (DEBUG off, JSON logs,
 gunicorn's own log through ``prpclinic.logs.GUNICORN_LOGCONFIG``) on a scratch database,
-drives the main pages as signed-in staff, a wrong-patient scan, the API, 404s and a forced
-500 (an IntegrityError whose PostgreSQL DETAIL names the record number), and then reads every
-line the server wrote. The settings differ from production in two ways only: static files are
-hashed without compression (compressing the API docs' bundle takes half a minute) and one
-extra URL raises the 500.
+drives the main pages as signed-in staff (a visit refused for want of screening and consent,
+the screening, consents signed on the tablet by the patient and by a representative with a
+witness, the visit with its PRP chain, a wrong-patient scan, a charted zone, completion, the
+aftercare handout printed and e-mailed), the public information pages and questionnaire (a
+patient's name, date of birth and contact details typed in by the patient, then filed by a
+nurse), the API, 404s and a forced 500 (an IntegrityError whose PostgreSQL DETAIL names the
+record number), and then reads every line the server wrote. The settings differ from
+production in three ways only: static files are hashed without compression (compressing the
+API docs' bundle takes half a minute), one extra URL raises the 500, and uploaded files (the
+signed consents' PDFs) go to the test's scratch folder.
 
 The helpers at the top (scratch database, app environment, server, browser) are shared with
 tests/test_crash_safety.py.
@@ -138,6 +143,7 @@ def make_app(
         ALLOWED_HOSTS="127.0.0.1",
         DATABASE_URL=database_url,
         STATIC_ROOT=str(tmp_path / "static"),
+        MEDIA_ROOT=str(tmp_path / "media"),  # signed consents' PDFs: never the checkout's var/media
         LOG_LEVEL="INFO",
     )
     app = App(env=env, workdir=tmp_path)
@@ -589,11 +595,55 @@ REGISTERED = {  # registered through the page during the test
     "address": "Getreidegasse 9, 5020 Salzburg",
 }
 NEW_PHONE = "+43 676 5554433"
+# Sent by the patient through the public questionnaire, then filed by a nurse as a new patient.
+QUESTIONNAIRE = {
+    "given_name": "Philippa",
+    "family_name": "Kranewitter",
+    "date_of_birth": "1971-08-19",
+    "sex": "female",
+    "phone": "+43 699 31415926",
+    "email": "p.kranewitter@example.at",
+    "website": "",
+}
+# Typed on the consent tablet: a legal representative signing for the patient, and a witness.
+REPRESENTATIVE = "Konstantin Ebenhoech-Pfaff"
+WITNESS = "Hildegard Moosbrugger"
 
 
-def forbidden_strings(patients: list[dict[str, str]], staff_emails: list[str]) -> set[str]:
-    """Every way a patient's identity could appear: names, MRN, date of birth, contact details."""
+def screening_form(treatment: str, **answers: Any) -> dict[str, str]:
+    """The staff (and public) questionnaire's POST: harmless answers, changed by ``answers``."""
+    from tests.intake_helpers import form_data
+
+    return form_data(treatment, **answers)
+
+
+def signature() -> str:
+    """A small real PNG with ink, as a data URL: what the tablet's signature box posts."""
+    from tests.factories_consents import signature_data_url
+
+    return signature_data_url()
+
+
+def hidden_value(page: str, name: str) -> str:
+    """The value of the form field ``name`` on a page (a hidden input such as template_id)."""
+    match = re.search(rf'name="{name}" value="([^"]*)"', page) or re.search(rf'value="([^"]*)" name="{name}"', page)
+    assert match, f"no field {name} on the page"
+    return match.group(1)
+
+
+def last_id(location: str) -> int:
+    """The id at the end of a redirect's path (/visits/12/ -> 12)."""
+    return int(location.rstrip("/").rsplit("/", 1)[1])
+
+
+def forbidden_strings(
+    patients: list[dict[str, str]], staff_emails: list[str], people: tuple[str, ...] = ()
+) -> set[str]:
+    """Every way a patient's identity could appear: names, MRN, date of birth, contact details;
+    and the names of other ``people`` typed in (signers, witnesses), whole and by part."""
     found: set[str] = set(staff_emails)
+    for name in people:
+        found |= {name, *name.replace("-", " ").split()}
     for p in patients:
         born = dt.date.fromisoformat(p["born"])
         found |= {p["given"], p["family"], p["mrn"], p["email"], p["phone"], p["address"].split(",")[0]}
@@ -642,6 +692,20 @@ def drive_the_main_pages(port: int, ids: dict[str, Any], next_id: Ids) -> tuple[
     """What a nurse and an admin do in a day, through the real pages; returns every reply and the 500."""
     p1, p2 = ids["patients"]
     mrn1, mrn2 = PATIENTS[0]["mrn"], PATIENTS[1]["mrn"]
+
+    # A patient at home: the clinic's information pages, then the pre-visit questionnaire
+    # (a refused date of birth first, then sent), without signing in.
+    patient = Browser(port)
+    public = "/info/log-test/prp_scalp/screening/"
+    for path in ("/info/log-test/", "/info/log-test/prp_scalp/", public):
+        assert patient.request("GET", path, request_id=next_id()).status == 200
+    sent = QUESTIONNAIRE | screening_form("prp_scalp")
+    wrong_date = patient.request("POST", public, form=sent | {"date_of_birth": "19.08.2971"}, request_id=next_id())
+    assert wrong_date.status == 400
+    thanks = patient.request("POST", public, form=sent, request_id=next_id())
+    assert thanks.status == 302, thanks.text[:3000]
+    assert patient.request("GET", thanks.location, request_id=next_id()).status == 200
+
     nurse = Browser(port)
 
     def get(path: str, **kwargs: Any) -> Reply:
@@ -669,11 +733,45 @@ def drive_the_main_pages(port: int, ids: dict[str, Any], next_id: Ids) -> tuple[
     edit = {k: v for k, v in PATIENTS[0].items() if k != "born"} | {"date_of_birth": PATIENTS[0]["born"]}
     assert post(f"/patients/{p1}/edit/", form=edit | {"phone": NEW_PHONE}).status == 302
 
+    # Issue #4: no visit without an eligible screening and a valid consent for the treatment.
+    refused = post(f"/visits/start/{p1}/", form={"treatment": "prp_scalp"})
+    assert refused.status == 302 and refused.location == f"/patients/{p1}/"
+    assert "No screening for PRP for hair loss on record" in get(refused.location).text
+    screen_path = f"/screening/patient/{p1}/new/prp_scalp/"
+    assert get(screen_path).status == 200
+    unanswered = {k: v for k, v in screening_form("prp_scalp").items() if k != "accepts_risk"}
+    assert post(screen_path, form=unanswered).status == 400
+    labs = {"platelets": {"value": "240", "date": local_minutes_ago(60 * 24 * 3)[:10]}}
+    screened = post(
+        screen_path, form=screening_form("prp_scalp", nsaid_last=local_minutes_ago(60 * 24 * 10)[:10], **labs)
+    )
+    assert screened.status == 302 and screened.location.startswith("/screening/"), screened.text[:3000]
+    assert "Eligible" in get(screened.location).text
+    sign_path = f"/consents/patients/{p1}/sign/prp_scalp/"
+    template_id = hidden_value(get(sign_path).text, "template_id")
+    consent_form = {"template_id": template_id, "signer_relationship": "patient", "signature": signature()}
+    consent_form["signer_name"] = f"{PATIENTS[0]['given_name']} {PATIENTS[0]['family_name']}"
+    assert post(sign_path, form=consent_form | {"signature": ""}).status == 400  # no ink: nothing stored
+    signed_consent = post(sign_path, form=consent_form)
+    assert signed_consent.status == 302, signed_consent.text[:3000]
+    assert get(signed_consent.location).status == 200
+    pdf = get(f"{signed_consent.location}pdf/")
+    assert pdf.status == 200 and pdf.body.startswith(b"%PDF") and pdf.headers["cache-control"] == "no-store"
+    photo_path = f"/consents/patients/{p1}/sign/photography/"
+    photo_form = {
+        "template_id": hidden_value(get(photo_path).text, "template_id"), "signer_relationship": "representative",
+        "signer_name": REPRESENTATIVE, "signature": signature(), "photo_uses": ["clinical_record", "teaching"],
+        "witness_name": WITNESS, "witness_signature": signature(),
+    }  # fmt: skip
+    assert post(photo_path, form=photo_form | {"witness_signature": ""}).status == 400
+    assert post(photo_path, form=photo_form).status == 302
+    assert get(f"/consents/patients/{p1}/").status == 200
+
     started = post(f"/visits/start/{p1}/", form={"treatment": "prp_scalp"})
-    assert started.status == 302
+    assert started.status == 302 and started.location.startswith("/visits/"), started.location
     visit_path = started.location
     assert get(visit_path).status == 200
-    visit_id = int(visit_path.rstrip("/").rsplit("/", 1)[1])
+    visit_id = last_id(visit_path)
     drawn = post(
         f"/prp/draw/{visit_id}/",
         form={
@@ -704,6 +802,21 @@ def drive_the_main_pages(port: int, ids: dict[str, Any], next_id: Ids) -> tuple[
     assert get(f"/prp/products/{product_id}/apply/").status == 200
     applied = post(f"/prp/products/{product_id}/apply/", form={"patient_id": p1, "zone_0": "vertex", "volume_0": "2.5"})
     assert applied.status == 302, applied.text[:3000]
+    # Charting the zone the PRP went to (a depth outside the protocol first: warned, not saved),
+    # completing the visit, the aftercare handout printed and e-mailed, the visit summary.
+    zone_path = f"/visits/{visit_id}/zones/vertex/"
+    assert get(zone_path, headers=htmx).status == 200
+    zone = {"injections": "20", "depth_mm": "3", "technique": "point_by_point", "prp_volume_ml": "2.5"}
+    assert post(zone_path, form=zone | {"depth_mm": "5"}).status == 400
+    charted = post(zone_path, form=zone)
+    assert charted.status == 302, charted.text[:3000]
+    completed = post(f"/visits/{visit_id}/complete/", form={})
+    assert completed.status == 302, completed.text[:3000]
+    handout = post(f"/aftercare/visits/{visit_id}/print/", form={})
+    assert handout.status == 200 and handout.body.startswith(b"%PDF"), handout.text[:3000]
+    assert post(f"/aftercare/visits/{visit_id}/email/", form={}).status == 302
+    assert get(f"/aftercare/visits/{visit_id}/summary/").status == 200
+    assert get(f"/aftercare/patients/{p1}/timeline/").status == 200
     # The wrong patient's wristband with this syringe: the hard stop, an incident.
     assert post("/prp/verify/", form={"patient_code": f"PT-{mrn2}", "product_code": barcode}).status == 409
     assert get(f"/prp/products/{product_id}/").status == 200
@@ -713,6 +826,15 @@ def drive_the_main_pages(port: int, ids: dict[str, Any], next_id: Ids) -> tuple[
     api_verify = {"patient_code": f"PT-{mrn2}", "product_code": barcode}
     assert post("/api/prp/verifications", json_body=api_verify).status == 409
     assert post("/api/prp/draws", json_body={"visit_id": visit_id, "volume_ml": "x"}).status == 422
+    # The questionnaire the patient sent from home (below): in the inbox, matched, filed as a new patient.
+    inbox = get("/screening/inbox/")
+    assert inbox.status == 200
+    submission_path = re.search(r'href="(/screening/inbox/\d+/)"', inbox.text).group(1)  # type: ignore[union-attr]
+    assert get(submission_path).status == 200
+    assert post(submission_path, form={"q": QUESTIONNAIRE["family_name"]}).status == 200
+    filed = post(f"{submission_path}file/", form={"patient": "new"})
+    assert filed.status == 302 and filed.location.startswith("/screening/"), filed.text[:3000]
+    assert get(filed.location).status == 200
     assert get("/patients/999999/").status == 404
     assert get("/no/such/page/").status == 404
     assert get("/audit/?actor=1&action=patient.view").status == 403  # admins only
@@ -732,7 +854,7 @@ def drive_the_main_pages(port: int, ids: dict[str, Any], next_id: Ids) -> tuple[
     anonymous = Browser(port)
     assert anonymous.request("GET", "/healthz").status == 200
     assert anonymous.request("GET", "/healthz", request_id="two words").status == 200
-    return nurse.replies + admin.replies + anonymous.replies, boom
+    return patient.replies + nurse.replies + admin.replies + anonymous.replies, boom
 
 
 def test_logs_of_the_main_pages_are_json_with_request_ids_and_no_patient_data(tmp_path: Path) -> None:
@@ -754,12 +876,17 @@ def test_logs_of_the_main_pages_are_json_with_request_ids_and_no_patient_data(tm
         finally:
             server.stop()
         patients = app.python(DUMP_PATIENTS)
-    assert len(patients) == 3 and any(p["phone"] == NEW_PHONE for p in patients)
+    # The two set up, the one registered on the page, the one filed from the questionnaire.
+    assert len(patients) == 4 and any(p["phone"] == NEW_PHONE for p in patients)
+    assert any(p["family"] == QUESTIONNAIRE["family_name"] for p in patients)
     patients.extend(
         {"given": p["given_name"], "family": p["family_name"], "mrn": p["mrn"], "born": p["born"]}
         | {"phone": p["phone"], "email": p["email"], "address": p["address"]}
         for p in PATIENTS
     )
+    sender = {k: QUESTIONNAIRE[k] for k in ("phone", "email")} | {"address": ""}
+    sender |= {"given": QUESTIONNAIRE["given_name"], "family": QUESTIONNAIRE["family_name"], "mrn": ""}
+    patients.append(sender | {"born": QUESTIONNAIRE["date_of_birth"]})  # as typed, whether filed or not
 
     raw_lines = [line for line in log_path.read_text().splitlines() if line.strip()]
     entries = []
@@ -773,7 +900,8 @@ def test_logs_of_the_main_pages_are_json_with_request_ids_and_no_patient_data(tm
         assert entry["time"].endswith("Z")
 
     # No patient data (nor staff e-mail) anywhere: raw lines, and their decoded text.
-    forbidden = forbidden_strings(patients, ["nurse.logtest@clinic.example", "admin.logtest@clinic.example"])
+    staff = ["nurse.logtest@clinic.example", "admin.logtest@clinic.example"]
+    forbidden = forbidden_strings(patients, staff, people=(REPRESENTATIVE, WITNESS))
     haystacks = [line.lower() for line in raw_lines] + [json.dumps(e, ensure_ascii=False).lower() for e in entries]
     leaks = sorted({s for s in forbidden for h in haystacks if s in h})
     assert leaks == [], f"patient data in the logs: {leaks}"
@@ -805,7 +933,8 @@ def test_logs_of_the_main_pages_are_json_with_request_ids_and_no_patient_data(tm
     for entry in access:
         assert "?" not in entry["path"] and "?" not in entry["message"]
         healthz_polls += entry["path"] == "/healthz"
-    signed_in = [e for e in access if e["path"].startswith(("/patients/", "/prp/", "/visits/", "/api/"))]
+    staff_areas = ("/patients/", "/prp/", "/visits/", "/api/", "/screening/", "/consents/", "/aftercare/")
+    signed_in = [e for e in access if e["path"].startswith(staff_areas)]
     assert signed_in and all(e.get("user_id") in (ids["nurse"], ids["admin"]) for e in signed_in)
     assert all(e.get("clinic_id") == ids["clinic"] for e in signed_in)
     assert len(access) == len(replies) + healthz_polls - sum(r.path == "/healthz" for r in replies)
