@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -96,8 +97,29 @@ class AnalyticsForm(forms.Form):
         choices=[("", "—"), ("standard", "Standard 1–5"), ("reversed", "Reversed 0–4")],
     )
 
+    dose_cutoffs = forms.CharField(
+        label="PRP dose band cut-offs (×10⁹ platelets)",
+        required=False,
+        max_length=80,
+        help_text="Default: DEPA's 1, 3, 5 (Magalon 2016), tagged [U] in the reference: not a validated "
+        "threshold. Enter your clinic's own cut-offs, smallest first.",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from prpclinic.outcomes.analytics import default_dose_cutoffs
         from prpclinic.visits.models import TreatmentKind
 
         super().__init__(*args, **kwargs)
         self.fields["treatment"].choices = TreatmentKind.choices
+        self.fields["dose_cutoffs"].initial = ", ".join(f"{c.normalize():f}" for c in default_dose_cutoffs())
+
+    def clean_dose_cutoffs(self) -> tuple[Decimal, ...]:
+        from prpclinic.outcomes.analytics import default_dose_cutoffs, parse_cutoffs
+
+        text = self.cleaned_data["dose_cutoffs"].strip()
+        if not text:
+            return default_dose_cutoffs()
+        try:
+            return parse_cutoffs(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -17,6 +17,7 @@ from prpclinic.clinics.access import clinic_view
 from prpclinic.outcomes import analytics, scales, selectors, services
 from prpclinic.outcomes.forms import AnalyticsForm, PhotoForm, ReasonForm, ScoreForm
 from prpclinic.outcomes.models import PhotoView
+from prpclinic.outcomes.stats import Summary
 
 UPLOAD_READ_LIMIT = services.MAX_BYTES + 1
 
@@ -283,6 +284,7 @@ def _analysis(request: HttpRequest) -> tuple[AnalyticsForm, analytics.Analysis |
         sessions=data["sessions"],
         rater=data["rater"],
         variant=data["variant"],
+        dose_cutoffs=data["dose_cutoffs"],
     )
     return form, result
 
@@ -290,7 +292,7 @@ def _analysis(request: HttpRequest) -> tuple[AnalyticsForm, analytics.Analysis |
 @clinic_view("outcome.analytics")
 @require_http_methods(["GET"])
 def outcome_analytics(request: HttpRequest) -> HttpResponse:
-    """Change from baseline after N sessions, with n, mean and 95 % CI, per protocol and PRP band."""
+    """Change from baseline after N sessions, with n, mean and 95 % CI, per protocol, split by the PRP given."""
     form, result = _analysis(request)
     if result is not None:
         audit_record(
@@ -319,22 +321,28 @@ def outcome_analytics_csv(request: HttpRequest) -> HttpResponse:
     writer = csv.writer(response)
     unit = result.scale.unit if result.scale.kind == scales.NUMERIC else "scale steps"
     writer.writerow(
-        ["measure", "unit", "treatment", "sessions", "rater", "variant", "protocol", "prp_band", "n", "mean_change",
-         "sd", "ci95_low", "ci95_high", "note"]
+        ["measure", "unit", "treatment", "sessions", "rater", "variant", "protocol", "split", "group", "n",
+         "mean_change", "sd", "ci95_low", "ci95_high", "note", "source"]
     )  # fmt: skip
-    rows = [("all", "all", result.overall)] + [(g.protocol, g.band, g.summary) for g in result.groups]
-    for protocol, band, summary in rows:
+
+    def fmt(value: float | None) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    def row(protocol: str, split: str, group: str, summary: Summary | None, source: str) -> None:
         if summary is None:
-            continue
-
-        def fmt(value: float | None) -> str:
-            return "" if value is None else f"{value:.2f}"
-
+            return
         writer.writerow(
-            [result.scale.code, unit, result.treatment, result.sessions, result.rater, result.variant, protocol, band,
-             summary.n, fmt(summary.mean), fmt(summary.sd), fmt(summary.ci_low), fmt(summary.ci_high),
-             f"too few patients (under {result.min_n})" if summary.too_few else ""]
+            [result.scale.code, unit, result.treatment, result.sessions, result.rater, result.variant, protocol,
+             split, group, summary.n, fmt(None if summary.too_few else summary.mean),
+             fmt(summary.sd), fmt(summary.ci_low), fmt(summary.ci_high),
+             f"too few patients (under {result.min_n})" if summary.too_few else "", source]
         )  # fmt: skip
+
+    for section in result.sections:
+        row(section.protocol, "all", "all", section.overall, "")
+        for split in section.splits:
+            for group in split.groups:
+                row(section.protocol, split.code, group.label, group.summary, split.source)
     audit_record(
         action="outcome.analytics.export",
         request=request,
