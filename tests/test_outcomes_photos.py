@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from prpclinic.audit.models import AuditEvent
 from prpclinic.outcomes.models import Photo
+from prpclinic.outcomes.uploads import PhotoSizeLimit
 from prpclinic.visits.models import Visit
-from tests.conftest import Personas, make_patient
+from tests.conftest import Personas, make_patient, sign_in
 from tests.factories_consents import consent_signed
 
 
@@ -210,6 +213,59 @@ def test_a_file_over_the_byte_limit_is_refused(
     response = upload(signed_in("nurse"), consented, jpeg(300, 200))
     assert response.status_code == 400 and "too large" in response.content.decode()
     assert stored_files(media) == []
+
+
+class RecordingHandler(FileUploadHandler):
+    """Sits after the size limit and counts the bytes of the file that reach the storing handlers."""
+
+    received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        RecordingHandler.received += len(raw_data)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def test_a_file_over_the_byte_limit_is_dropped_while_it_arrives_and_said_next_to_the_field(
+    personas: Personas, signed_in: Any, consented: Any, media: Path, settings: Any
+) -> None:
+    settings.OUTCOMES_PHOTO_MAX_BYTES = 2000
+    settings.FILE_UPLOAD_HANDLERS = ["tests.test_outcomes_photos.RecordingHandler", *settings.FILE_UPLOAD_HANDLERS]
+    RecordingHandler.received = 0
+    big = noisy_jpeg()
+    assert len(big) > 20_000
+    response = upload(signed_in("nurse"), consented, big)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert re.search(r'id="id_image_error"><li>The file is too large: at most 0.00191 MB.</li>', page)
+    assert "This field is required" not in page
+    # Only the chunks within the limit went on to memory or disk; the rest was dropped as it came.
+    assert RecordingHandler.received <= 2000
+    assert stored_files(media) == [] and Photo.objects.count() == 0
+
+
+def test_the_size_limit_handler_passes_chunks_within_the_limit_and_skips_the_file_past_it() -> None:
+    limit = PhotoSizeLimit(max_bytes=10)
+    assert limit.receive_data_chunk(b"12345678", 0) == b"12345678"
+    with pytest.raises(SkipFile):
+        limit.receive_data_chunk(b"9ab", 8)
+    assert limit.too_large
+
+
+def test_the_upload_still_needs_its_csrf_token(personas: Personas, consented: Any, media: Path) -> None:
+    client = sign_in(Client(enforce_csrf_checks=True), personas.nurse)
+    url = f"/outcomes/patients/{consented.pk}/photos/new/"
+    form = {"view": "scalp_vertex", "visit": "", "session_number": "", "note": ""}
+    refused = client.post(url, form | {"image": SimpleUploadedFile("p.jpg", jpeg(), content_type="image/jpeg")})
+    assert refused.status_code == 403 and Photo.objects.count() == 0
+    token = client.get(url).cookies["csrftoken"].value
+    saved = client.post(
+        url,
+        form | {"image": SimpleUploadedFile("p.jpg", jpeg(), content_type="image/jpeg"), "csrfmiddlewaretoken": token},
+    )
+    assert saved.status_code == 302 and Photo.objects.count() == 1
 
 
 def test_a_visit_of_another_patient_is_refused(personas: Personas, signed_in: Any, consented: Any, media: Path) -> None:

@@ -25,7 +25,9 @@ from prpclinic.patients.models import Patient
 from prpclinic.visits.models import Visit
 
 # Engineering limits (not clinical): a 12-48 MP tablet or camera photo fits; settings may override.
-MAX_BYTES = 25 * 1024 * 1024
+# The byte limit stays under the reverse proxy's request limit (deploy/nginx: client_max_body_size
+# 20m) so that the user reads our message, not the proxy's 413 page.
+MAX_BYTES = 18 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 
 

@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from prpclinic.audit.services import audit_record
@@ -18,8 +19,7 @@ from prpclinic.outcomes import analytics, scales, selectors, services
 from prpclinic.outcomes.forms import AnalyticsForm, PhotoForm, ReasonForm, ScoreForm
 from prpclinic.outcomes.models import PhotoView
 from prpclinic.outcomes.stats import Summary
-
-UPLOAD_READ_LIMIT = services.MAX_BYTES + 1
+from prpclinic.outcomes.uploads import PhotoSizeLimit
 
 
 def _int_or_none(value: object) -> int | None:
@@ -66,20 +66,34 @@ def outcome_photos(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @clinic_view("outcome.record")
+@csrf_exempt  # only so that the size limit is in place before the body is read: CSRF is checked just below
 @require_http_methods(["GET", "POST"])
 def outcome_photo_upload(request: HttpRequest, patient_id: int) -> HttpResponse:
+    limit = PhotoSizeLimit(request, max_bytes=services.photo_limits()[0])
+    request.upload_handlers.insert(0, limit)
+    return _photo_upload(request, patient_id=patient_id, limit=limit)
+
+
+@csrf_protect
+def _photo_upload(request: HttpRequest, *, patient_id: int, limit: PhotoSizeLimit) -> HttpResponse:
     patient = selectors.outcome_patient(request=request, patient_id=patient_id)
     visits = selectors.patient_visits(clinic_id=request.clinic.pk, patient_id=patient.pk)
     form = PhotoForm(request.POST if request.method == "POST" else None, request.FILES or None, visits=visits)
-    if request.method == "POST" and form.is_valid():
+    max_bytes = limit.max_bytes
+    if request.method == "POST" and limit.too_large:
+        # The file was dropped while it arrived; say why rather than "this field is required".
+        form.is_valid()
+        form.errors.pop("image", None)
+        form.add_error("image", f"The file is too large: at most {max_bytes / (1024 * 1024):.3g} MB.")
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["image"]
         try:
-            if upload.size is not None and upload.size > services.photo_limits()[0]:
-                raise ValidationError({"image": "The file is too large."})
+            if upload.size is not None and upload.size > max_bytes:
+                raise ValidationError({"image": f"The file is too large: at most {max_bytes / (1024 * 1024):.3g} MB."})
             photo = services.photo_upload(
                 request=request,
                 patient_id=patient.pk,
-                raw=upload.read(services.photo_limits()[0] + 1),
+                raw=upload.read(max_bytes + 1),
                 view=form.cleaned_data["view"],
                 visit_id=_int_or_none(form.cleaned_data["visit"]),
                 session_number=form.cleaned_data["session_number"],
@@ -92,6 +106,7 @@ def outcome_photo_upload(request: HttpRequest, patient_id: int) -> HttpResponse:
             if request.POST.get("next") == "another":
                 return redirect("outcome_photo_upload", patient_id=patient.pk)
             return redirect("outcome_photos", patient_id=patient.pk)
+    form.fields["image"].widget.attrs["data-max-bytes"] = str(max_bytes)
     guides = selectors.guide_photos(clinic_id=request.clinic.pk, patient_id=patient.pk)
     return render(
         request,

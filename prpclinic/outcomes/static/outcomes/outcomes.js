@@ -98,6 +98,28 @@
     update();
   }
 
+  // Say at once, on the tablet, that a file is over the limit, instead of after sending it all.
+  function setupSizeCheck() {
+    document.querySelectorAll("input[type=file][data-max-bytes]").forEach((input) => {
+      const max = Number(input.dataset.maxBytes);
+      const note = document.createElement("p");
+      note.className = "errorlist";
+      note.setAttribute("role", "alert");
+      note.hidden = true;
+      input.insertAdjacentElement("afterend", note);
+      input.addEventListener("change", () => {
+        const file = input.files && input.files[0];
+        if (file && max && file.size > max) {
+          note.textContent = "The file is too large: at most " + Math.floor(max / 1048576) + " MB.";
+          note.hidden = false;
+          input.value = "";
+        } else {
+          note.hidden = true;
+        }
+      });
+    });
+  }
+
   function setupPrint() {
     document.querySelectorAll("[data-print]").forEach((button) => {
       button.hidden = false;
@@ -108,6 +130,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     setupCamera();
     setupCompare();
+    setupSizeCheck();
     setupPrint();
   });
 })();
