@@ -3,20 +3,24 @@
 gunicorn (production settings, 2 sync workers, the audit sealer in its background thread)
 serves a scratch database: PostgreSQL when the suite runs on it, else a SQLite file. Four
 client threads, signed in as a nurse, stream writes through the real interfaces: register a
-patient (page), start a visit (page), then through the JSON API draw blood, two spins,
-prepare, verify at the bedside (now and then the wrong patient's wristband) and apply. A
-write counts as acknowledged when its whole answer arrived with the expected status.
+patient (page), screen them (the screening form), take their consent on the tablet (the
+signing form with a drawn PNG signature: the server renders and stores the PDF), start a visit
+(page), then through the JSON API draw blood, two spins, prepare, verify at the bedside (now
+and then the wrong patient's wristband) and apply. A write counts as acknowledged when its
+whole answer arrived with the expected status (and, for page POSTs, the expected redirect).
 
 Meanwhile the test kills the master and every worker at once (SIGKILL to the process group:
 no clean-up runs) several times at random moments, restarting the server each time, and
 ends with a last kill. Then, on the database as the crashes left it:
 
-- every acknowledged write is there (patients by record number, visits, products by code,
-  spins, verifications, applications), in the state acknowledged or at most one step on
-  (a write can commit and die before its answer leaves);
+- every acknowledged write is there (patients by record number, screenings, signed consents,
+  visits, products by code, spins, verifications, applications), in the state acknowledged or
+  at most one step on (a write can commit and die before its answer leaves);
 - nothing is half-written, acknowledged or not: each product's event chain runs from
   ``drawn`` to its status without a gap; spins, preparation, verification, incident and
-  application match the status; every write has exactly its audit events;
+  application match the status; every write has exactly its audit events; every signed
+  consent's PDF is stored and matches its SHA-256; every visit started after an eligible
+  screening and a signed consent of its patient (the gate held through the crashes);
 - ``prpclinic verify_audit`` (which first seals what the kills left pending) exits 0, and
   afterwards no event is pending or unsealed.
 """
@@ -34,7 +38,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.test_logs import PASSWORD, PRP_DEVICE_AND_LOTS, Browser, Reply, Server, make_app, scratch_database
+from tests.test_logs import (
+    PASSWORD,
+    PRP_DEVICE_AND_LOTS,
+    Browser,
+    Reply,
+    Server,
+    last_id,
+    make_app,
+    scratch_database,
+    screening_form,
+    signature,
+)
 
 KILLS = 5
 CLIENTS = 4
@@ -45,22 +60,32 @@ from decimal import Decimal
 import datetime as dt
 from django.utils import timezone
 from prpclinic.clinics.models import Clinic, Membership, User
+from prpclinic.consents.selectors import current_template
 from prpclinic.prp.models import Centrifuge, ConsumableLot, SpinProgram
 
 clinic = Clinic.objects.create(name="Crash Test Clinic", slug="crash-test", timezone="UTC", mrn_prefix="C")
+# The clinic's consent forms, written as on its first use of consents (not one of the writes under test).
+template = current_template(clinic_id=clinic.pk, kind="prp_scalp")
 nurse = User.objects.create_user("nurse@crash.example", %(password)r, full_name="Nora Crash")
 Membership.objects.create(clinic=clinic, user=nurse, role="nurse")
 """
     + PRP_DEVICE_AND_LOTS
-    + """print(json.dumps({"centrifuge": centrifuge.pk, "program": program.pk, "tube": tube.pk, "kit": kit.pk}))
+    + """print(json.dumps({
+    "clinic": clinic.pk, "centrifuge": centrifuge.pk, "program": program.pk, "tube": tube.pk, "kit": kit.pk,
+    "template": template.pk,
+}))
 """
 )
 
 # Reads the acknowledged writes from a JSON file and reports every problem found in the database.
 CHECK = """
+import hashlib
 import json
 from collections import Counter
+from django.core.files.storage import default_storage
 from prpclinic.audit.models import AuditEvent, AuditPending
+from prpclinic.consents.models import SignedConsent
+from prpclinic.intake.models import Screening
 from prpclinic.patients.models import Patient
 from prpclinic.prp.models import Application, Incident, Product, ProductEvent, Spin, Verification
 from prpclinic.visits.models import Visit
@@ -77,6 +102,12 @@ for p in acked["patients"]:
     row = Patient.objects.filter(pk=p["id"]).values("mrn", "given_name").first()
     if row != {"mrn": p["mrn"], "given_name": p["given_name"]}:
         problems.append(f"acknowledged patient {p} is {row}")
+for s in acked["screenings"]:
+    if not Screening.objects.filter(pk=s["id"], patient_id=s["patient_id"], result="eligible").exists():
+        problems.append(f"acknowledged screening {s} is missing")
+for c in acked["consents"]:
+    if not SignedConsent.objects.filter(pk=c["id"], patient_id=c["patient_id"], kind="prp_scalp").exists():
+        problems.append(f"acknowledged consent {c} is missing")
 for v in acked["visits"]:
     if not Visit.objects.filter(pk=v["id"], patient_id=v["patient_id"]).exists():
         problems.append(f"acknowledged visit {v} is missing")
@@ -150,7 +181,45 @@ for patient_id in Patient.objects.values_list("pk", flat=True):
 for visit_id in Visit.objects.values_list("pk", flat=True):
     if audit_counts("visits.visit", visit_id) != Counter({"visit.start": 1}):
         problems.append(f"visit {visit_id}: audit {dict(audit_counts('visits.visit', visit_id))}")
-for object_type, model in (("patients.patient", Patient), ("visits.visit", Visit), ("prp.product", Product)):
+for screening_id in Screening.objects.values_list("pk", flat=True):
+    counts = audit_counts(Screening._meta.label_lower, screening_id)
+    if counts != Counter({"screening.record": 1}):
+        problems.append(f"screening {screening_id}: audit {dict(counts)}")
+# A signed consent is its row, its audit event and its stored PDF, whose fingerprint matches.
+recorded_pdfs = set()
+for consent in SignedConsent.objects.order_by("pk"):
+    recorded_pdfs.add(consent.pdf_name)
+    counts = audit_counts(SignedConsent._meta.label_lower, consent.pk)
+    if counts != Counter({"consent.sign": 1}):
+        problems.append(f"consent {consent.pk}: audit {dict(counts)}")
+    if not default_storage.exists(consent.pdf_name):
+        problems.append(f"consent {consent.pk}: its PDF {consent.pdf_name} is missing")
+        continue
+    with default_storage.open(consent.pdf_name) as f:
+        pdf = f.read()
+    if hashlib.sha256(pdf).hexdigest() != consent.pdf_sha256 or len(pdf) != consent.pdf_size:
+        problems.append(f"consent {consent.pk}: its PDF does not match its SHA-256 ({len(pdf)} bytes)")
+# The gate held through the crashes: no visit without an eligible screening and a consent before it.
+for visit in Visit.objects.order_by("pk"):
+    mine = {"clinic_id": visit.clinic_id, "patient_id": visit.patient_id}
+    if not Screening.objects.filter(
+        **mine, treatment=visit.treatment, result="eligible", recorded_at__lte=visit.started_at
+    ).exists():
+        problems.append(f"visit {visit.pk} started without an eligible screening before it")
+    if not SignedConsent.objects.filter(**mine, kind=visit.treatment, signed_at__lte=visit.started_at).exists():
+        problems.append(f"visit {visit.pk} started without a signed consent before it")
+# PDFs stored whose transaction died with the server: no record points at them (counted, reported).
+folders = {name.rsplit("/", 1)[0] for name in recorded_pdfs} | {"consents/%(clinic)s"}
+stored_pdfs = set()
+for folder in folders:
+    if default_storage.exists(folder):
+        stored_pdfs |= {f"{folder}/{name}" for name in default_storage.listdir(folder)[1]}
+orphan_pdfs = sorted(stored_pdfs - recorded_pdfs)
+models = (
+    ("patients.patient", Patient), ("visits.visit", Visit), ("prp.product", Product),
+    (Screening._meta.label_lower, Screening), (SignedConsent._meta.label_lower, SignedConsent),
+)
+for object_type, model in models:
     ids = set(AuditEvent.objects.filter(object_type=object_type).values_list("object_id", flat=True))
     missing = ids - {str(pk) for pk in model.objects.values_list("pk", flat=True)}
     if missing:
@@ -163,6 +232,9 @@ print(json.dumps({
     "events": AuditEvent.objects.count(),
     "products": Product.objects.count(),
     "patients": Patient.objects.count(),
+    "screenings": Screening.objects.count(),
+    "consents": SignedConsent.objects.count(),
+    "orphan_pdfs": len(orphan_pdfs),
 }))
 """
 
@@ -184,6 +256,8 @@ class Acked:
     """Writes whose whole answer reached a client, with what the answer said."""
 
     patients: list[dict[str, Any]] = field(default_factory=list)
+    screenings: list[dict[str, Any]] = field(default_factory=list)
+    consents: list[dict[str, Any]] = field(default_factory=list)
     visits: list[dict[str, Any]] = field(default_factory=list)
     products: list[dict[str, Any]] = field(default_factory=list)
     verifications: list[dict[str, Any]] = field(default_factory=list)
@@ -195,7 +269,8 @@ class Acked:
 
     def count(self) -> int:
         with self.lock:
-            return sum(len(x) for x in (self.patients, self.visits, self.products, self.verifications))
+            kinds = (self.patients, self.screenings, self.consents, self.visits, self.products, self.verifications)
+            return sum(len(x) for x in kinds)
 
     def mismatches(self) -> int:
         with self.lock:
@@ -216,8 +291,12 @@ class Writer(threading.Thread):
         self.browser.cookies = dict(cookies)
         self.stop = threading.Event()
         self.serial = 0
+        # What the nurse posts before each visit: harmless answers, and a consent signed by the patient.
+        self.screening = screening_form("prp_scalp")
+        self.consent = {"template_id": ids["template"], "signer_relationship": "patient", "signature": signature()}
 
-    def call(self, method: str, path: str, expect: int, **kwargs: Any) -> Reply:
+    def call(self, method: str, path: str, expect: int, *, redirect_to: str = "", **kwargs: Any) -> Reply:
+        """The reply; Interrupted unless all of it came, with ``expect`` (and a redirect into ``redirect_to``)."""
         try:
             reply = self.browser.request(method, path, timeout=15, **kwargs)
         except ConnectionRefusedError as exc:
@@ -229,7 +308,7 @@ class Writer(threading.Thread):
                 self.acked.interrupted += 1
             raise Interrupted from exc
         self.browser.replies.clear()
-        if reply.status != expect:
+        if reply.status != expect or not reply.location.startswith(redirect_to):
             if reply.status in (502, 503, 504):
                 raise Interrupted
             with self.acked.lock:
@@ -260,11 +339,30 @@ class Writer(threading.Thread):
                 "sex": "female",
             },
         )
-        patient_id = int(reply.location.rstrip("/").rsplit("/", 1)[1])
+        patient_id = last_id(reply.location)
         with self.acked.lock:
             self.acked.patients.append({"id": patient_id, "mrn": mrn, "given_name": given})
-        reply = self.call("POST", f"/visits/start/{patient_id}/", 302, form={"treatment": "prp_scalp"})
-        visit_id = int(reply.location.rstrip("/").rsplit("/", 1)[1])
+        # Before the visit (issue #4): the screening and the consent, through their forms.
+        reply = self.call(
+            "POST",
+            f"/screening/patient/{patient_id}/new/prp_scalp/",
+            302,
+            redirect_to="/screening/",
+            form=self.screening,
+        )
+        with self.acked.lock:
+            self.acked.screenings.append({"id": last_id(reply.location), "patient_id": patient_id})
+        consent = self.consent | {"signer_name": f"{given} Test"}
+        reply = self.call(
+            "POST", f"/consents/patients/{patient_id}/sign/prp_scalp/", 302, redirect_to="/consents/", form=consent
+        )
+        with self.acked.lock:
+            self.acked.consents.append({"id": last_id(reply.location), "patient_id": patient_id})
+        # A refused start redirects to the chart: only a redirect to the visit counts.
+        reply = self.call(
+            "POST", f"/visits/start/{patient_id}/", 302, redirect_to="/visits/", form={"treatment": "prp_scalp"}
+        )
+        visit_id = last_id(reply.location)
         with self.acked.lock:
             self.acked.visits.append({"id": visit_id, "patient_id": patient_id})
         draw = {
@@ -364,10 +462,11 @@ def test_acknowledged_writes_survive_sigkill_and_nothing_is_half_written(tmp_pat
         assert acked.unexpected == [], f"{acked.unexpected[:5]} ({context})"
         assert acked.interrupted >= KILLS, f"only {acked.interrupted} requests in flight were killed ({context})"
         path = tmp_path / "acked.json"
-        snapshot = {k: getattr(acked, k) for k in ("patients", "visits", "products", "verifications", "applications")}
-        path.write_text(json.dumps(snapshot))
+        kinds = ("patients", "screenings", "consents", "visits", "products", "verifications", "applications")
+        path.write_text(json.dumps({k: getattr(acked, k) for k in kinds}))
+        check = CHECK % {"path": str(path), "clinic": ids["clinic"]}
 
-        before = app.python(CHECK % {"path": str(path)})
+        before = app.python(check)
         assert before["problems"] == [], f"{before['problems'][:10]} ({context})"
         verified = app.command("verify_audit")
         assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -375,10 +474,13 @@ def test_acknowledged_writes_survive_sigkill_and_nothing_is_half_written(tmp_pat
         print(
             f"crash test ({context}): {KILLS + 1} kills, {acked.interrupted} requests killed in flight, "
             f"{acked.refused} refused while down; acknowledged: {len(acked.patients)} patients, "
+            f"{len(acked.screenings)} screenings, {len(acked.consents)} consents, "
             f"{len(acked.products)} products, {len(acked.verifications)} verifications, "
             f"{len(acked.applications)} applications; in the database: {before['patients']} patients, "
-            f"{before['products']} products, {before['events']} audit events, {before['pending']} left pending"
+            f"{before['screenings']} screenings, {before['consents']} consents, "
+            f"{before['products']} products, {before['events']} audit events, {before['pending']} left pending; "
+            f"{before['orphan_pdfs']} consent PDF(s) stored by a signing the kill cut short (no record)"
         )
-        after = app.python(CHECK % {"path": str(path)})
+        after = app.python(check)
         assert after["problems"] == [] and after["pending"] == 0 and after["unsealed"] == 0, (after, context)
         assert after["events"] == before["events"]
