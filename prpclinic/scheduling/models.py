@@ -106,6 +106,10 @@ class AppointmentType(models.Model):
     )
     tubes = models.PositiveSmallIntegerField("tubes in the centrifuge", default=0, validators=[MaxValueValidator(96)])
     updated_at = models.DateTimeField(default=timezone.now)
+    # Empty while the seeded placeholder values stand: the set-up page asks the clinic to set its own.
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["treatment"]
@@ -117,6 +121,10 @@ class AppointmentType(models.Model):
     @property
     def total_minutes(self) -> int:
         return self.prep_minutes + self.spin_minutes + self.treatment_minutes
+
+    @property
+    def is_placeholder(self) -> bool:
+        return self.updated_by_id is None
 
     def clean(self) -> None:
         if self.spin_minutes and not self.tubes:
