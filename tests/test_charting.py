@@ -265,7 +265,7 @@ def test_completing_is_refused_while_charted_prp_and_applied_prp_differ_and_succ
     assert f'2.00 mL PRP from <a href="/prp/products/{application.product_id}/">{barcode}</a>' in page
     assert "PRP charted on the zones: <strong>2.00 mL</strong>" in page
     assert "PRP applied in this visit: <strong>2.80 mL</strong>" in page
-    assert "✗ They differ by -0.80 mL" in page
+    assert "✗ 0.80 mL applied is not charted on a zone yet" in page  # not "differ by -0.80 mL"
     refused = nurse.post(f"/visits/{chain.visit.pk}/complete/")
     assert refused.status_code == 400
     assert (
@@ -455,3 +455,15 @@ def test_with_two_prp_products_applied_each_zone_names_the_product_its_prp_came_
         ("frontal", second.pk),
     }
     assert nurse.post(f"/visits/{chain.visit.pk}/complete/").status_code == 302
+
+
+def test_the_visit_page_says_which_way_the_prp_does_not_add_up(
+    personas: Personas, chain: Chain, signed_in: Any
+) -> None:
+    applied_prp(personas, chain, [{"zone": "vertex", "volume_ml": "2"}])
+    nurse = signed_in("nurse")
+    values = {"injections": "20", "depth_mm": "3", "technique": "point_by_point", "prp_volume_ml": "2.5"}
+    assert chart(nurse, chain.visit, "vertex", **values).status_code == 302
+    page = page_of(nurse.get(f"/visits/{chain.visit.pk}/"))
+    assert "✗ 0.50 mL more charted than applied" in page
+    assert "not charted on a zone yet" not in page
