@@ -62,6 +62,29 @@ def _room(clinic: Clinic, room_id: int | None) -> Room:
     return room
 
 
+def _free_room(request: HttpRequest, *, starts_at: dt.datetime, minutes: int, exclude_ids: Sequence[int] = ()) -> Room:
+    """The first active room (by name) with no active appointment overlapping; refused naming who holds each."""
+    ends_at = starts_at + dt.timedelta(minutes=minutes)
+    rooms = list(Room.objects.filter(clinic=request.clinic, is_active=True).order_by("name"))
+    if not rooms:
+        raise ValidationError({"room": "No room is set up yet: add one under Schedule set-up."})
+    taken = {
+        a.room_id: a
+        for a in Appointment.objects.filter(
+            clinic=request.clinic, status__in=ACTIVE_STATUSES, starts_at__lt=ends_at, ends_at__gt=starts_at
+        )
+        .exclude(pk__in=list(exclude_ids))
+        .select_related("patient", "clinician", "room")
+        .order_by("-starts_at")
+    }
+    free = next((room for room in rooms if room.pk not in taken), None)
+    if free is None:
+        zone = zone_of(request.clinic)
+        held = "; ".join(f"{room.name} is taken: {conflicts.named(taken[room.pk], zone)}" for room in rooms)
+        raise ValidationError({"room": f"No room is free then: {held}."})
+    return free
+
+
 def _type_for(clinic: Clinic, treatment: str) -> AppointmentType:
     if treatment not in TreatmentKind.values:
         raise ValidationError({"treatment": "Choose a treatment."})
@@ -232,7 +255,7 @@ def appointment_book(
     booked then, the patient has another appointment then, the time is outside the clinician's
     working hours or inside an absence, or the centrifuge cannot hold the tubes during the spin;
     each refusal names the appointment it collides with. A PRP treatment without a chosen
-    centrifuge goes into the first in service that holds its tubes.
+    centrifuge goes into the first in service that holds its tubes; without a room, the first free one is taken.
     Side effects: the appointment (``booked``); audit ``appointment.book``.
     """
     access.require(request, "schedule.book")
@@ -242,7 +265,11 @@ def appointment_book(
             raise ValidationError("This patient's record is deactivated.")
         start = _aware(starts_at)
         clinician = _clinician(request.clinic, clinician_id)
-        room = _room(request.clinic, room_id)
+        if room_id:
+            room = _room(request.clinic, room_id)
+        else:
+            minutes = _type_for(request.clinic, treatment).total_minutes
+            room = _free_room(request, starts_at=start, minutes=minutes)
         session = _plan_session(request, patient.pk, treatment, plan_session_id)
         appointment = build_appointment(
             request=request, patient_id=patient.pk, treatment=treatment, clinician=clinician, room=room,

@@ -8,151 +8,314 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clinics', '0002_clinic_prp_expiry_minutes'),
-        ('patients', '0002_search_trigram_index'),
-        ('prp', '0004_alter_incident_status'),
-        ('treatments', '0002_protocol_optional_lists'),
-        ('visits', '0003_zone_entry_application'),
+        ("clinics", "0002_clinic_prp_expiry_minutes"),
+        ("patients", "0002_search_trigram_index"),
+        ("prp", "0004_alter_incident_status"),
+        ("treatments", "0002_protocol_optional_lists"),
+        ("visits", "0003_zone_entry_application"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Room',
+            name="Room",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60)),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.clinic')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.clinic"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('treatment', models.CharField(choices=[('microneedling_prp', 'Micro-needling with PRP'), ('prp_scalp', 'PRP for hair loss'), ('mesotherapy', 'Mesotherapy')], max_length=30)),
-                ('tubes', models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(96)])),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('prep_minutes', models.PositiveSmallIntegerField(default=0)),
-                ('spin_minutes', models.PositiveSmallIntegerField(default=0)),
-                ('treatment_minutes', models.PositiveSmallIntegerField(default=0)),
-                ('status', models.CharField(choices=[('booked', 'Booked'), ('checked_in', 'Checked in'), ('in_treatment', 'In treatment'), ('completed', 'Completed'), ('no_show', 'No-show'), ('cancelled', 'Cancelled')], default='booked', max_length=14)),
-                ('status_reason', models.CharField(blank=True, max_length=300)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('centrifuge', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='prp.centrifuge')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.clinic')),
-                ('clinician', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='patients.patient')),
-                ('plan_session', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='treatments.plannedsession')),
-                ('visit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='visits.visit')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='scheduling.room')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "treatment",
+                    models.CharField(
+                        choices=[
+                            ("microneedling_prp", "Micro-needling with PRP"),
+                            ("prp_scalp", "PRP for hair loss"),
+                            ("mesotherapy", "Mesotherapy"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "tubes",
+                    models.PositiveSmallIntegerField(
+                        default=0, validators=[django.core.validators.MaxValueValidator(96)]
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                ("prep_minutes", models.PositiveSmallIntegerField(default=0)),
+                ("spin_minutes", models.PositiveSmallIntegerField(default=0)),
+                ("treatment_minutes", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("checked_in", "Checked in"),
+                            ("in_treatment", "In treatment"),
+                            ("completed", "Completed"),
+                            ("no_show", "No-show"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="booked",
+                        max_length=14,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=300)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "centrifuge",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="prp.centrifuge",
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.clinic"
+                    ),
+                ),
+                (
+                    "clinician",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="appointments", to="patients.patient"
+                    ),
+                ),
+                (
+                    "plan_session",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="treatments.plannedsession",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="visits.visit",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="appointments", to="scheduling.room"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at', 'id'],
+                "ordering": ["starts_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='WorkingHours',
+            name="WorkingHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('starts', models.TimeField()),
-                ('ends', models.TimeField()),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.clinic')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("starts", models.TimeField()),
+                ("ends", models.TimeField()),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.clinic"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'working hours',
-                'ordering': ['user_id', 'weekday', 'starts'],
+                "verbose_name_plural": "working hours",
+                "ordering": ["user_id", "weekday", "starts"],
             },
         ),
         migrations.CreateModel(
-            name='Absence',
+            name="Absence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.clinic')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.clinic"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at'],
-                'indexes': [models.Index(fields=['clinic', 'user', 'starts_at'], name='absence_clinic_user_start')],
+                "ordering": ["starts_at"],
+                "indexes": [models.Index(fields=["clinic", "user", "starts_at"], name="absence_clinic_user_start")],
             },
         ),
         migrations.CreateModel(
-            name='AppointmentType',
+            name="AppointmentType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('treatment', models.CharField(choices=[('microneedling_prp', 'Micro-needling with PRP'), ('prp_scalp', 'PRP for hair loss'), ('mesotherapy', 'Mesotherapy')], max_length=30)),
-                ('prep_minutes', models.PositiveSmallIntegerField(validators=[django.core.validators.MaxValueValidator(480)], verbose_name='preparation (minutes)')),
-                ('spin_minutes', models.PositiveSmallIntegerField(validators=[django.core.validators.MaxValueValidator(240)], verbose_name='spin (minutes)')),
-                ('treatment_minutes', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(480)], verbose_name='treatment (minutes)')),
-                ('tubes', models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(96)], verbose_name='tubes in the centrifuge')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.clinic')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "treatment",
+                    models.CharField(
+                        choices=[
+                            ("microneedling_prp", "Micro-needling with PRP"),
+                            ("prp_scalp", "PRP for hair loss"),
+                            ("mesotherapy", "Mesotherapy"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "prep_minutes",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MaxValueValidator(480)], verbose_name="preparation (minutes)"
+                    ),
+                ),
+                (
+                    "spin_minutes",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MaxValueValidator(240)], verbose_name="spin (minutes)"
+                    ),
+                ),
+                (
+                    "treatment_minutes",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(480),
+                        ],
+                        verbose_name="treatment (minutes)",
+                    ),
+                ),
+                (
+                    "tubes",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        validators=[django.core.validators.MaxValueValidator(96)],
+                        verbose_name="tubes in the centrifuge",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.clinic"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['treatment'],
-                'constraints': [models.UniqueConstraint(fields=('clinic', 'treatment'), name='appttype_one_per_treatment')],
+                "ordering": ["treatment"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("clinic", "treatment"), name="appttype_one_per_treatment")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='room',
-            index=models.Index(fields=['clinic', 'is_active', 'name'], name='room_clinic_active'),
+            model_name="room",
+            index=models.Index(fields=["clinic", "is_active", "name"], name="room_clinic_active"),
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.UniqueConstraint(fields=('clinic', 'name'), name='room_name_per_clinic'),
+            model_name="room",
+            constraint=models.UniqueConstraint(fields=("clinic", "name"), name="room_name_per_clinic"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'starts_at'], name='appt_clinic_start'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "starts_at"], name="appt_clinic_start"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'clinician', 'starts_at'], name='appt_clinic_clinician_start'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "clinician", "starts_at"], name="appt_clinic_clinician_start"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'room', 'starts_at'], name='appt_clinic_room_start'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "room", "starts_at"], name="appt_clinic_room_start"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'patient', 'starts_at'], name='appt_clinic_patient_start'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "patient", "starts_at"], name="appt_clinic_patient_start"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'centrifuge', 'starts_at'], name='appt_clinic_centrifuge_start'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "centrifuge", "starts_at"], name="appt_clinic_centrifuge_start"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'plan_session'], name='appt_clinic_session'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "plan_session"], name="appt_clinic_session"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'visit'], name='appt_clinic_visit'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "visit"], name="appt_clinic_visit"),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='appt_ends_after_start'),
+            model_name="appointment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="appt_ends_after_start"
+            ),
         ),
         migrations.AddIndex(
-            model_name='workinghours',
-            index=models.Index(fields=['clinic', 'user', 'weekday'], name='workhours_clinic_user_day'),
+            model_name="workinghours",
+            index=models.Index(fields=["clinic", "user", "weekday"], name="workhours_clinic_user_day"),
         ),
     ]

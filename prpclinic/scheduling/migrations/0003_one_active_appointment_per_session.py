@@ -5,20 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinics', '0002_clinic_prp_expiry_minutes'),
-        ('patients', '0002_search_trigram_index'),
-        ('prp', '0004_alter_incident_status'),
-        ('scheduling', '0002_appointment_no_overlap'),
-        ('treatments', '0002_protocol_optional_lists'),
-        ('visits', '0003_zone_entry_application'),
+        ("clinics", "0002_clinic_prp_expiry_minutes"),
+        ("patients", "0002_search_trigram_index"),
+        ("prp", "0004_alter_incident_status"),
+        ("scheduling", "0002_appointment_no_overlap"),
+        ("treatments", "0002_protocol_optional_lists"),
+        ("visits", "0003_zone_entry_application"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.UniqueConstraint(condition=models.Q(('plan_session__isnull', False), ('status__in', ('booked', 'checked_in', 'in_treatment', 'completed'))), fields=('clinic', 'plan_session'), name='appt_one_active_per_session'),
+            model_name="appointment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("plan_session__isnull", False),
+                    ("status__in", ("booked", "checked_in", "in_treatment", "completed")),
+                ),
+                fields=("clinic", "plan_session"),
+                name="appt_one_active_per_session",
+            ),
         ),
     ]
