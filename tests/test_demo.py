@@ -161,3 +161,11 @@ def test_the_demo_records_through_the_services_with_few_pdfs_and_keeps_its_data_
     assert "already loaded; keeping its data" in again
     assert (Screening.objects.count(), SignedConsent.objects.count(), Visit.objects.count()) == counts
     assert "/screening/review/" in demo and f"/outcomes/patients/{patient('L000004').pk}/compare/" in demo
+
+
+def test_every_page_the_demo_points_to_opens_for_the_physician(demo: str) -> None:
+    physician = client_for("physician")
+    paths = re.findall(r"(/[a-z_/0-9]+/)", demo[demo.index("Things to look at") :])
+    assert len(paths) >= 7
+    for path in paths:
+        assert physician.get(path).status_code == 200, path

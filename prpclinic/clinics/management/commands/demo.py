@@ -334,7 +334,12 @@ class Command(BaseCommand):
     def _applied_prp(
         self, request: HttpRequest, lab: Lab, visit: Any, zones: dict[str, str], started_minutes_ago: int
     ) -> Any:
-        """Draw, two spins of the program, preparation, bedside check and application of one product."""
+        """Draw, two spins of the program, preparation, bedside check and application of one product.
+
+        The services refuse times in the future and apply "now", so the product is drawn
+        ``started_minutes_ago`` (enough for both spins) and the day's products take turns in the one
+        centrifuge. The visit itself starts "now" (``visit_start``), so the draw precedes it on the timeline.
+        """
         from prpclinic.prp.services import bedside, draw, spin
 
         def ago(minutes: int) -> dt.datetime:
@@ -379,7 +384,7 @@ class Command(BaseCommand):
 
         nurse, physician = self._as("nurse", clinic), self._as("physician", clinic)
         visit = self._plan_and_start(clinic, patient, "microneedling_prp")
-        self._applied_prp(nurse, lab, visit, FACE_PRP_ML, started_minutes_ago=150)
+        self._applied_prp(nurse, lab, visit, FACE_PRP_ML, started_minutes_ago=60)
         protocol = current_protocol(clinic_id=clinic.pk, kind="microneedling_prp")
         device = next(d for d in protocol.devices if d["code"] == "pen")
         for zone, ml in FACE_PRP_ML.items():
@@ -417,7 +422,7 @@ class Command(BaseCommand):
             request=nurse, patient_id=patient.pk, raw=scalp_picture(patient.pk, marks=False), view="scalp_top",
             visit_id=visit.pk, session_number=1, note="Before the session (drawn demo picture)",
         )  # fmt: skip
-        self._applied_prp(nurse, lab, visit, SCALP_PRP_ML, started_minutes_ago=90)
+        self._applied_prp(nurse, lab, visit, SCALP_PRP_ML, started_minutes_ago=32)
         protocol = current_protocol(clinic_id=clinic.pk, kind="prp_scalp")
         technique = protocol.techniques[0]["code"]
         for zone, ml in SCALP_PRP_ML.items():
