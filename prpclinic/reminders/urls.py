@@ -1,3 +1,12 @@
-from django.urls import URLPattern
+"""Staff pages under /reminders/: the clinic's reminder settings and log, one's own calendar feed."""
 
-urlpatterns: list[URLPattern] = []
+from django.urls import path
+
+from prpclinic.reminders import views
+
+urlpatterns = [
+    path("", views.reminder_settings, name="reminders_settings"),
+    path("log/", views.reminder_log, name="reminders_log"),
+    path("feed/", views.calendar_feed, name="reminders_feed"),
+    path("feed/revoke/", views.calendar_feed_revoke, name="reminders_feed_revoke"),
+]
