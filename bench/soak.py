@@ -10,9 +10,12 @@ bench/results/soak-server.log.
 
 Each client is a thread with its own signed-in nurse session that sends, one request after
 another, a weighted mix: patient search (htmx POST), chart, the PRP day board, a visit page, a
-product's trace, and steps of a PRP chain of its own: start a visit (page), draw blood, two
-spins and preparation (JSON API), the bedside verification (page POST) and the application
-(page POST), then a new chain. There are no outcome pages yet.
+product's trace, and steps of a PRP chain of its own: screen the patient (the screening form),
+take their consent on the tablet (the signing form with a drawn PNG signature; the server
+renders and stores the signed PDF), start a visit (page), draw blood, two spins and
+preparation (JSON API), the bedside verification (page POST) and the application (page POST),
+then a new chain. There are no outcome pages yet. Signed consents' PDFs go to
+bench/results/soak-media/, emptied at the start of each run.
 
 Every few seconds it samples the resident memory (RSS) of the server's processes. It ends
 with requests per second, p50/p95/p99 latency per request type and overall, and two checks:
@@ -26,12 +29,15 @@ bench/results/soak-<time>.json.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import http.client
+import io
 import json
 import os
 import random
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +61,8 @@ MIX = {"search": 30, "chart": 25, "board": 10, "visit": 10, "trace": 10, "chain"
 MEMORY_TOLERANCE = 0.10
 REQUEST_TIMEOUT_S = 10.0
 ACTIVE_PATIENT_SAMPLE = 5000
+MEDIA = RESULTS / "soak-media"  # the signed consents' PDFs of a run
+TREATMENT = "prp_scalp"
 
 
 # --- The soak database and its data ----------------------------------------------------------------
@@ -99,6 +107,32 @@ class Plan:
     program_id: int
     tube_lot_id: int
     kit_lot_id: int
+    consent_template_id: int  # the current consent form of TREATMENT, as the tablet page shows it
+    screening_form: dict[str, str]  # answers that fire no rule of TREATMENT: the patient is eligible
+    signature: str  # a drawn signature as the tablet's canvas posts it (PNG data URL)
+
+
+def eligible_screening_form(treatment: str) -> dict[str, str]:
+    """The screening form's POST with the harmless answer to every yes/no question; no dates, no labs."""
+    from prpclinic.intake import rules
+
+    form: dict[str, str] = {}
+    for question in rules.questions_for(treatment):
+        if question.kind == "yes_no":
+            firing = {rule.fires_on for rule in rules.rules_for(treatment) if rule.question == question.key}
+            form[question.key] = "yes" if firing == {False} else "no"  # "yes" only where "no" fires a rule
+    return form
+
+
+def signature_data_url() -> str:
+    """A small real PNG with a stroke of ink on a transparent ground, as the signature canvas exports it."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line((10, 50, 290, 60), fill=(17, 17, 17, 255), width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def prepare(url: str, meta: dict[str, str], env: dict[str, str]) -> Plan:
@@ -115,6 +149,7 @@ def prepare(url: str, meta: dict[str, str], env: dict[str, str]) -> Plan:
     call_command("collectstatic", interactive=False, verbosity=0)
 
     from prpclinic.clinics.models import Clinic
+    from prpclinic.consents.selectors import current_template
     from prpclinic.patients.models import Patient
     from prpclinic.prp.models import Centrifuge, ConsumableLot, SpinProgram
     from prpclinic.visits.models import Visit
@@ -153,6 +188,10 @@ def prepare(url: str, meta: dict[str, str], env: dict[str, str]) -> Plan:
         program_id=program.pk,
         tube_lot_id=lots["tube"].pk,
         kit_lot_id=lots["kit"].pk,
+        # Written on the clinic's first use of consents, as the tablet page would.
+        consent_template_id=current_template(clinic_id=clinic.pk, kind=TREATMENT).pk,
+        screening_form=eligible_screening_form(TREATMENT),
+        signature=signature_data_url(),
     )
     connection.close()
     return plan
@@ -272,19 +311,39 @@ class Client(threading.Thread):
         self.call("trace", "GET", f"/prp/products/{self.rng.choice(recent)}/", 200)
         return None
 
+    def redirected(self, op: str, response: http.client.HTTPResponse, prefix: str) -> int:
+        """The id at the end of a redirect into ``prefix``; a redirect elsewhere (a refusal) is an error."""
+        location = response.getheader("Location", "")
+        if not location.startswith(prefix):
+            self.fail(op, f"redirected to {location}, not into {prefix}")
+        return int(location.rstrip("/").rsplit("/", 1)[1])
+
     def do_chain(self) -> None:
-        """One step of this client's PRP chain: visit, draw, spin 1, spin 2, prepare, verify, apply."""
+        """One step of this client's PRP chain: screening, consent, visit, draw, spin 1, spin 2, prepare,
+        verify, apply. Screening and consent come first as at the clinic: a visit starts only with both."""
         chain, plan = self.chain, self.plan
-        step = chain.get("next", "visit")
-        if step == "visit":
+        step = chain.get("next", "screen")
+        if step == "screen":
             patient = self.rng.choice(plan.patient_ids)
+            path = f"/screening/patient/{patient}/new/{TREATMENT}/"
+            response, _ = self.call("chain:screen", "POST", path, 302, form=plan.screening_form)
+            self.redirected("chain:screen", response, "/screening/")
+            self.chain = {"next": "consent", "patient": patient}
+        elif step == "consent":
+            form = {
+                "template_id": plan.consent_template_id, "signer_relationship": "patient",
+                "signer_name": f"Soak Signer {self.rng.randrange(10**6)}", "signature": plan.signature,
+            }  # fmt: skip
+            path = f"/consents/patients/{chain['patient']}/sign/{TREATMENT}/"
+            response, _ = self.call("chain:consent", "POST", path, 302, form=form)
+            self.redirected("chain:consent", response, "/consents/")
+            chain["next"] = "visit"
+        elif step == "visit":
+            patient = chain["patient"]
             response, _ = self.call(
-                "chain:visit", "POST", f"/visits/start/{patient}/", 302, form={"treatment": "prp_scalp"}
+                "chain:visit", "POST", f"/visits/start/{patient}/", 302, form={"treatment": TREATMENT}
             )
-            location = response.getheader("Location", "")
-            if "/visits/" not in location:
-                self.fail("chain:visit", f"started no visit: redirected to {location}")
-            visit = int(location.rstrip("/").rsplit("/", 1)[1])
+            visit = self.redirected("chain:visit", response, "/visits/")
             self.chain = {"next": "draw", "patient": patient, "visit": visit}
             with self.shared.lock:
                 self.shared.visit_ids.append(visit)
@@ -472,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = django_env(url=url, secret_key=secrets.token_urlsafe(50), audit_key=meta["audit_key"])
     env |= {"LOG_LEVEL": args.log_level.upper(), "LOG_FORMAT": "json", "STATIC_ROOT": str(RESULTS / "soak-static")}
+    shutil.rmtree(MEDIA, ignore_errors=True)  # the last run's consent PDFs belong to a dropped database
+    env["MEDIA_ROOT"] = str(MEDIA)
     try:
         plan = prepare(url, meta, env)
         spec = server_specs(args.gunicorn_workers, args.granian_workers, args.granian_threads)[args.server]
