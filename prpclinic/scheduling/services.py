@@ -371,11 +371,12 @@ def appointment_move(
             target = move.appointment
             old = target.starts_at
             pending.discard(target.pk)
-            label = _session_label(target, zone)
             if move.starts_at is None:
+                label = _session_label(target, zone)
                 errors.append(f"{label}: the shifted time does not exist on the clock (a change to summer time).")
                 continue
             target.starts_at = move.starts_at
+            label = _session_label(target, zone)
             if target.pk == appointment.pk:
                 who, where = clinician, room
                 target.clinician, target.room = clinician, room
