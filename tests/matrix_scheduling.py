@@ -52,6 +52,14 @@ def schedule_setup(personas: Any, *, tube_slots: int = 2, hours: tuple[int, int]
     return Schedule(room_1=room_1, room_2=room_2, centrifuge=centrifuge, types=types)
 
 
+def colleague(personas: Any, n: int) -> Any:
+    """Another nurse of clinic A (no working hours): for appointments made directly beside the personas'."""
+    from prpclinic.clinics.roles import Role
+    from tests.conftest import make_user
+
+    return make_user(f"nurse{n}@a.test", f"Nurse Number{n}", personas.clinic_a, Role.NURSE)
+
+
 def make_plan(personas: Any, patient: Any, *, kind: str = "prp_scalp", start: dt.date = MONDAY, sessions: int = 4,
               interval_days: int = 7) -> TreatmentPlan:  # fmt: skip
     """An active plan of ``sessions`` sessions ``interval_days`` apart, made directly."""

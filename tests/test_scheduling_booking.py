@@ -14,7 +14,7 @@ from prpclinic.audit.models import AuditEvent
 from prpclinic.scheduling import services
 from prpclinic.scheduling.models import Absence, Appointment, Room
 from tests.conftest import Personas, clinic_request, make_patient
-from tests.matrix_scheduling import MONDAY, at, make_appointment, schedule_setup
+from tests.matrix_scheduling import MONDAY, at, colleague, make_appointment, schedule_setup
 
 
 def book(personas: Personas, patient: Any, starts_at: dt.datetime, *, by: str = "front_desk", **kw: Any) -> Any:
@@ -125,15 +125,17 @@ def test_the_centrifuge_holds_its_tube_slots_during_the_spin(personas: Personas,
     room_3 = Room.objects.create(clinic=personas.clinic_a, name="Room 3")
     make_appointment(personas, make_patient(personas.clinic_a, mrn="A000501", given_name="Eva", family_name="Gruber"),
                      setup, starts_at=at(MONDAY, 10), clinician=personas.nurse)  # fmt: skip
+    other_nurse = colleague(personas, 2)
     make_appointment(personas, make_patient(personas.clinic_a, mrn="A000502", given_name="Olga", family_name="Moser"),
-                     setup, starts_at=at(MONDAY, 10, 5), clinician=personas.nurse, room=setup.room_2)  # fmt: skip
+                     setup, starts_at=at(MONDAY, 10, 5), clinician=other_nurse, room=setup.room_2)  # fmt: skip
     with pytest.raises(ValidationError) as exc:
         book(personas, make_patient(personas.clinic_a), at(MONDAY, 10, 10), room_id=room_3.pk)
     assert refusal(exc) == {
         "centrifuge": [
             "Centrifuge 1 holds 2 tubes: during the spin Mon 01 Mar 2027 10:25-10:40 2 are already booked "
             "(Mon 01 Mar 2027 10:00-11:00, E.G. (MRN A000501), PRP for hair loss with Nina Nurse in Room 1 (1 tubes); "
-            "Mon 01 Mar 2027 10:05-11:05, O.M. (MRN A000502), PRP for hair loss with Nina Nurse in Room 2 (1 tubes)), "
+            "Mon 01 Mar 2027 10:05-11:05, O.M. (MRN A000502), PRP for hair loss with Nurse Number2 in Room 2 "
+            "(1 tubes)), "
             "so 1 more do not fit."
         ]
     }
@@ -147,7 +149,7 @@ def test_spins_that_never_run_together_share_the_centrifuge(personas: Personas, 
     make_appointment(personas, make_patient(personas.clinic_a), setup, starts_at=at(MONDAY, 10),
                      clinician=personas.nurse)  # fmt: skip
     make_appointment(personas, make_patient(personas.clinic_a), setup, starts_at=at(MONDAY, 10, 25),
-                     clinician=personas.nurse, room=setup.room_2)  # fmt: skip
+                     clinician=colleague(personas, 2), room=setup.room_2)  # fmt: skip
     with pytest.raises(ValidationError) as exc:  # 1 + 2 tubes > 2 slots
         book(personas, make_patient(personas.clinic_a), at(MONDAY, 10, 12), room_id=room_3.pk, tubes=2)
     assert "1 are already booked" in refusal(exc)["centrifuge"][0]

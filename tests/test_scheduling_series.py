@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from prpclinic.scheduling import series, services
 from prpclinic.scheduling.models import Absence, Appointment
 from tests.conftest import Personas, clinic_request, make_patient
-from tests.matrix_scheduling import MONDAY, VIENNA, at, make_appointment, make_plan, schedule_setup
+from tests.matrix_scheduling import MONDAY, VIENNA, at, colleague, make_appointment, make_plan, schedule_setup
 
 
 @pytest.fixture
@@ -75,9 +75,9 @@ def test_proposals_skip_busy_time_and_later_sessions_keep_the_interval(personas:
 
 def test_taken_rooms_move_the_proposal_to_the_nearest_free_time(personas: Personas, setup: Any) -> None:
     plan = make_plan(personas, make_patient(personas.clinic_a), sessions=1)
-    for room in (setup.room_1, setup.room_2):  # both rooms taken 10:00-10:45 by the nurse's patients
+    for n, room in enumerate((setup.room_1, setup.room_2)):  # both rooms taken 10:00-10:45 by other nurses
         make_appointment(personas, make_patient(personas.clinic_a), setup, starts_at=at(MONDAY, 10),
-                         clinician=personas.nurse, room=room, treatment="mesotherapy")  # fmt: skip
+                         clinician=colleague(personas, n), room=room, treatment="mesotherapy")  # fmt: skip
     assert [local(p.starts_at) for p in propose(personas, plan)] == ["2027-03-01 10:45"]
 
 

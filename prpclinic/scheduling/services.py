@@ -302,7 +302,7 @@ def _for_update(request: HttpRequest, appointment_id: int) -> Appointment:
     from django.http import Http404
 
     found = (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .filter(clinic=request.clinic, pk=appointment_id)
         .select_related("plan_session")
         .first()
