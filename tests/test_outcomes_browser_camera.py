@@ -56,8 +56,17 @@ def test_a_photo_taken_with_the_live_camera_over_the_first_photos_guide_is_saved
 
     page.goto(f"{base}/outcomes/patients/{patient.pk}/photos/new/")
     page.get_by_label("View").select_option(label="Scalp, vertex")
-    expect(page.locator("[data-camera-guide]")).to_have_attribute("src", f"/outcomes/photos/{first.pk}/full/")
-    expect(page.locator("[data-camera-guide]")).to_be_visible()
+    guide = page.locator("[data-camera-guide]")
+    expect(guide).to_have_attribute("src", f"/outcomes/photos/{first.pk}/outline/")
+    expect(guide).to_be_visible()
+    # The outline loads (a PNG made by the server from the first photo).
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-camera-guide]'); return i.complete && i.naturalWidth > 0; }"
+    )
+    page.get_by_label("Photo", exact=True).check()
+    expect(guide).to_have_attribute("src", f"/outcomes/photos/{first.pk}/full/")
+    page.get_by_label("Outline", exact=True).check()
+    expect(guide).to_have_attribute("src", f"/outcomes/photos/{first.pk}/outline/")
     page.get_by_role("button", name="Open the live camera").click()
     shoot = page.get_by_role("button", name="Take the photo")
     expect(shoot).to_be_enabled()

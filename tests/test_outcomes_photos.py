@@ -15,9 +15,10 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from prpclinic.audit.models import AuditEvent
+from prpclinic.outcomes.images import outline
 from prpclinic.outcomes.models import Photo
 from prpclinic.outcomes.uploads import PhotoSizeLimit
 from prpclinic.visits.models import Visit
@@ -329,9 +330,48 @@ def test_the_upload_page_offers_the_first_photo_of_each_view_as_the_camera_guide
     upload(client, consented, jpeg(color="#222222"), view="scalp_vertex")
     first = Photo.objects.order_by("id").first()
     page = client.get(f"/outcomes/patients/{consented.pk}/photos/new/").content.decode()
-    assert f'data-view="scalp_vertex" data-url="/outcomes/photos/{first.pk}/full/"' in page
+    assert (
+        f'data-view="scalp_vertex" data-url="/outcomes/photos/{first.pk}/full/" '
+        f'data-outline="/outcomes/photos/{first.pk}/outline/"'
+    ) in page
+    assert 'value="outline" checked data-guide-mode' in page
     assert 'capture="environment"' in page and 'accept="image/*"' in page
     assert "<script>" not in page and "style=" not in page
+
+
+def head_photo() -> bytes:
+    """A dark head on a pale wall, as a scalp or face photo frames it."""
+    image = Image.new("RGB", (800, 600), "#e8e4dc")
+    ImageDraw.Draw(image).ellipse((250, 100, 550, 500), fill="#4a3020")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_the_outline_guide_is_the_first_photos_edges_on_a_transparent_png_never_cached(
+    personas: Personas, signed_in: Any, consented: Any
+) -> None:
+    upload(signed_in("nurse"), consented, head_photo())
+    photo = Photo.objects.get()
+    response = signed_in("physician").get(f"/outcomes/photos/{photo.pk}/outline/")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert "no-store" in response["Cache-Control"]
+    guide = Image.open(io.BytesIO(response.content))
+    assert guide.mode == "RGBA" and guide.size == (800, 600)
+    alpha = guide.getchannel("A")
+    # Drawn on the head's edge, clear inside the head, on the wall and at the picture's border.
+    assert max(alpha.getpixel((250 + dx, 300)) for dx in range(-4, 5)) == 255
+    assert max(alpha.getpixel((400 + dx, 100)) for dx in range(-4, 5)) == 255
+    assert alpha.getpixel((400, 300)) == 0 and alpha.getpixel((100, 300)) == 0 and alpha.getpixel((0, 0)) == 0
+    assert signed_in("other_physician").get(f"/outcomes/photos/{photo.pk}/outline/").status_code == 404
+    assert signed_in("front_desk").get(f"/outcomes/photos/{photo.pk}/outline/").status_code == 403
+
+
+def test_a_flat_picture_gives_an_empty_outline() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "#808080").save(buffer, "PNG")
+    guide = Image.open(io.BytesIO(outline(buffer.getvalue())))
+    assert guide.size == (64, 48) and guide.getchannel("A").getextrema() == (0, 0)
 
 
 def test_compare_shows_the_same_view_across_sessions_with_dates_and_sessions(

@@ -15,7 +15,9 @@ urlpatterns = [
         "patients/<int:patient_id>/scores/<slug:scale_code>/", views.outcome_score_record, name="outcome_score_record"
     ),
     re_path(
-        r"^photos/(?P<photo_id>[0-9]+)/(?P<size>full|thumb)/$", views.outcome_photo_file, name="outcome_photo_file"
+        r"^photos/(?P<photo_id>[0-9]+)/(?P<size>full|thumb|outline)/$",
+        views.outcome_photo_file,
+        name="outcome_photo_file",
     ),
     path("photos/<int:photo_id>/withdraw/", views.outcome_photo_withdraw, name="outcome_photo_withdraw"),
     path("scores/<int:score_id>/correct/", views.outcome_score_correct, name="outcome_score_correct"),

@@ -17,6 +17,7 @@ from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import clinic_view
 from prpclinic.outcomes import analytics, scales, selectors, services
 from prpclinic.outcomes.forms import AnalyticsForm, PhotoForm, ReasonForm, ScoreForm
+from prpclinic.outcomes.images import outline
 from prpclinic.outcomes.models import PhotoView
 from prpclinic.outcomes.stats import Summary
 from prpclinic.outcomes.uploads import PhotoSizeLimit
@@ -124,14 +125,21 @@ def _photo_upload(request: HttpRequest, *, patient_id: int, limit: PhotoSizeLimi
 @clinic_view("outcome.view")
 @require_http_methods(["GET"])
 def outcome_photo_file(request: HttpRequest, photo_id: int, size: str) -> HttpResponse:
-    """The image itself, for this clinic's staff only; never cached by the browser or a proxy."""
+    """The image itself, for this clinic's staff only; never cached by the browser or a proxy.
+
+    ``outline`` is the photo's edges as a transparent PNG, made on request: the camera's framing guide.
+    """
     photo = selectors.photo_get(clinic_id=request.clinic.pk, photo_id=photo_id)
-    name = photo.file_name if size == "full" else photo.thumb_name
+    name = photo.thumb_name if size == "thumb" else photo.file_name
     try:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
         raise Http404("The photo's file is missing.") from None
-    response = FileResponse(handle, content_type=photo.content_type if size == "full" else "image/jpeg")
+    if size == "outline":
+        with handle:
+            response: HttpResponse = HttpResponse(outline(handle.read()), content_type="image/png")
+    else:
+        response = FileResponse(handle, content_type=photo.content_type if size == "full" else "image/jpeg")
     response["Cache-Control"] = "no-store, private"
     response["Content-Disposition"] = "inline"
     return response

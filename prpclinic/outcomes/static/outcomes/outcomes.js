@@ -19,20 +19,34 @@
     const input = form.querySelector("[data-photo-input]");
     const viewSelect = form.querySelector("[data-photo-view]");
     const guides = {};
-    document.querySelectorAll("[data-guides] li").forEach((li) => { guides[li.dataset.view] = li.dataset.url; });
+    document.querySelectorAll("[data-guides] li").forEach((li) => {
+      guides[li.dataset.view] = { photo: li.dataset.url, outline: li.dataset.outline };
+    });
+    const modes = section.querySelectorAll("[data-guide-mode]");
+    // The outline leaves the live image clear; the photo itself, faded, helps with light and colour.
+    const defaultStrength = { outline: 90, photo: 35 };
 
+    function mode() {
+      const checked = section.querySelector("[data-guide-mode]:checked");
+      return checked ? checked.value : "outline";
+    }
     function showGuide() {
-      const url = viewSelect ? guides[viewSelect.value] : undefined;
-      if (url) {
-        guide.src = url;
+      const urls = viewSelect ? guides[viewSelect.value] : undefined;
+      if (urls) {
+        guide.src = mode() === "photo" ? urls.photo : urls.outline;
         guide.hidden = false;
-        status.textContent = "Guide: the first photo of this view.";
+        status.textContent = "Guide: the first photo of this view" + (mode() === "photo" ? "." : ", as an outline.");
       } else {
         guide.hidden = true;
         guide.removeAttribute("src");
         status.textContent = viewSelect && viewSelect.value ? "First photo of this view: it becomes the guide." : "";
       }
     }
+    modes.forEach((radio) => radio.addEventListener("change", () => {
+      strength.value = String(defaultStrength[mode()]);
+      setStrength();
+      showGuide();
+    }));
     function setStrength() { guide.style.opacity = String(Number(strength.value) / 100); }
     if (viewSelect) viewSelect.addEventListener("change", showGuide);
     strength.addEventListener("input", setStrength);
