@@ -28,7 +28,7 @@ from prpclinic.patients.models import Patient
 from prpclinic.prp.models import Centrifuge, ConsumableLot, Product, ProductStatus, SpinProgram
 from prpclinic.visits.models import Visit, VisitStatus, ZoneEntry
 from tests.browser import current_code, sign_in_with_password
-from tests.conftest import Personas, make_patient  # noqa: F401
+from tests.conftest import Personas, make_patient
 from tests.test_consents_browser import draw_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -406,3 +406,217 @@ def test_a_first_micro_needling_visit_with_prp_from_registration_to_aftercare(
     visit.refresh_from_db()
     assert visit.status == VisitStatus.COMPLETED
     expect_clean(page, console_errors)
+
+
+# --- (b) PRP for hair loss: a scalp visit --------------------------------------------------------
+
+
+def test_a_scalp_prp_visit_charts_injections_and_technique_per_zone_on_the_scalp_map(
+    live_server: object, personas: Personas, lab: Lab, page: Page, console_errors: list[str]
+) -> None:
+    base = str(live_server)
+    clinic = personas.clinic_a
+    patient = make_patient(clinic, given_name="Markus", family_name="Steiner", sex="male", allergies="")
+    sign_in_nurse(page, base, personas.nurse)
+    open_chart(page, base, patient)
+    chart_url = page.url
+
+    screen(page, "PRP for hair loss")
+    expect(page.get_by_test_id("screening-result").get_by_role("heading")).to_have_text("Eligible")
+    page.goto(chart_url)
+    sign_consent(page, "PRP for hair loss", "Markus Steiner")
+    page.goto(chart_url)
+    start_visit(page, "PRP for hair loss")
+    visit = Visit.objects.get(patient=patient)
+    expect(page).to_have_url(f"{base}/visits/{visit.pk}/")
+    expect(page.get_by_test_id("bodymap-scalp")).to_be_visible()
+    expect(page.get_by_test_id("bodymap-face")).to_have_count(0)
+    expect_clean(page, console_errors)
+
+    product = make_prp(page, clinic, lab, patient, volume="4")
+    verify_and_apply(page, product, patient, [("vertex", "2.5"), ("frontal", "1.5")])
+    expect_clean(page, console_errors)
+
+    technique = {"Technique": "Point by point injection"}
+    chart_zone(
+        page,
+        "vertex",
+        "Vertex",
+        {"Injections": "25", "Depth (mm)": "3", "PRP injected in this zone (mL)": "2.5"},
+        selects=technique,
+    )
+    chart_zone(
+        page,
+        "frontal",
+        "Frontal",
+        {"Injections": "15", "Depth (mm)": "2.5", "PRP injected in this zone (mL)": "1.5"},
+        selects=technique,
+    )
+    sums = page.get_by_test_id("prp-sums")
+    expect(sums).to_contain_text("PRP charted on the zones: 4.00 mL")
+    expect(sums).to_contain_text("✓ They add up")
+    entries = page.get_by_test_id("zone-entries")
+    expect(entries.locator("tr", has_text="Vertex")).to_contain_text(
+        f"3 mm · 25 injection(s) · Point by point injection · 2.50 mL PRP from {product.barcode}"
+    )
+    expect(entries.locator("tr", has_text="Frontal")).to_contain_text("2.5 mm · 15 injection(s)")
+    expect(page.locator('[data-zone="occipital"]')).to_have_attribute("aria-label", "Occipital, not charted")
+    expect_clean(page, console_errors)
+
+    complete_visit(page)
+    page.get_by_role("link", name="Chart", exact=True).click()
+    expect(page.get_by_test_id("visits").locator("tr", has_text="PRP for hair loss")).to_contain_text("Completed")
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline).to_contain_text(f"PRP product {product.barcode} applied")
+    expect_clean(page, console_errors)
+    assert {e.zone: e.injections for e in ZoneEntry.objects.filter(visit=visit)} == {"vertex": 25, "frontal": 15}
+
+
+# --- (c) mesotherapy, by a physician --------------------------------------------------------------
+
+
+def test_a_physician_registers_a_vial_lot_and_charts_mesotherapy_only_in_the_mid_dermis(
+    live_server: object, personas: Personas, page: Page, console_errors: list[str]
+) -> None:
+    base = str(live_server)
+    patient = make_patient(personas.clinic_a, given_name="Sofia", family_name="Lindner", allergies="")
+    sign_in_physician(page, base, personas.physician)
+
+    # The vial lot is registered through the formulary page.
+    page.get_by_role("navigation").get_by_role("link", name="Treatments").click()
+    page.get_by_role("link", name="Mesotherapy formulary and vial lots").click()
+    expect(page.get_by_role("heading", name="Mesotherapy formulary")).to_be_visible()
+    cocktail = "Face revitalising (example)"
+    expiry = dt.date.today() + dt.timedelta(days=365)
+    register = page.locator("form[action$='/treatments/formulary/lots/']")
+    register.get_by_label("Cocktail").select_option(label=cocktail)
+    register.get_by_label("Lot number").fill("MV-2031")
+    register.get_by_label("Expiry date").fill(expiry.isoformat())
+    register.get_by_role("button", name="Register lot").click()
+    expect(flash(page)).to_contain_text(f"Lot MV-2031 of {cocktail} registered.")
+    card = page.get_by_test_id("cocktail").filter(has=page.get_by_role("heading", name=cocktail))
+    expect(card.locator("tr", has_text="MV-2031")).to_contain_text(expiry.isoformat())
+    expect_clean(page, console_errors)
+
+    # Screening (eligible) and consent, then the visit.
+    open_chart(page, base, patient)
+    chart_url = page.url
+    screen(page, "Mesotherapy")
+    expect(page.get_by_test_id("screening-result").get_by_role("heading")).to_have_text("Eligible")
+    page.goto(chart_url)
+    sign_consent(page, "Mesotherapy", "Sofia Lindner")
+    page.goto(chart_url)
+    start_visit(page, "Mesotherapy")
+    visit = Visit.objects.get(patient=patient)
+    expect(page).to_have_url(f"{base}/visits/{visit.pk}/")
+    expect(page.get_by_role("heading", name="PRP for this visit")).to_have_count(0)  # no blood is drawn
+    expect(page.get_by_test_id("prp-sums")).to_have_count(0)
+    expect_clean(page, console_errors)
+
+    # Too shallow for the mid-dermis: refused next to the depth, nothing saved; then accepted.
+    page.locator('[data-zone="forehead"]').click()
+    form = page.get_by_test_id("zone-form")
+    expect(form.get_by_role("heading", level=3)).to_have_text("Forehead")
+    expect(form).to_contain_text("Protocol depth for this zone: 1.5–2.0 mm")
+    form.get_by_label("Cocktail:", exact=True).select_option(label=cocktail)
+    form.get_by_label("Vial lot").select_option(label=f"{cocktail}: lot MV-2031 (exp. {expiry.isoformat()})")
+    form.get_by_label("Technique").select_option(label="Papule (micropapules)")
+    form.get_by_label("Depth (mm)").fill("1")
+    form.get_by_label("Cocktail injected in this zone (mL)").fill("0.5")
+    form.get_by_role("button", name="Chart Forehead").click()
+    form = page.get_by_test_id("zone-form")
+    expect(form.locator("#id_zone_forehead_depth_mm_error")).to_have_text(
+        "Mesotherapy goes into the mid-dermis: 1 mm is outside the protocol's 1.5–2 mm for Forehead."
+    )
+    assert ZoneEntry.objects.count() == 0
+    expect(form.get_by_label("Vial lot")).to_have_value(re.compile(r"^\d+$"))  # the choices survive the refusal
+    form.get_by_label("Depth (mm)").fill("1.5")
+    form.get_by_role("button", name="Chart Forehead").click()
+    expect(flash(page)).to_contain_text("Forehead charted.")
+    expect(page.locator('[data-zone="forehead"]')).to_have_attribute("aria-label", "Forehead, charted")
+    expect(page.get_by_test_id("zone-entries").locator("tr", has_text="Forehead")).to_contain_text(
+        f"1.5 mm · Papule (micropapules) · {cocktail} lot MV-2031 · 0.50 mL cocktail"
+    )
+    expect_clean(page, console_errors)
+
+    complete_visit(page)
+    page.get_by_role("link", name="Chart", exact=True).click()
+    expect(page.get_by_test_id("visits").locator("tr", has_text="Mesotherapy")).to_contain_text("Completed")
+    expect_clean(page, console_errors)
+    entry = ZoneEntry.objects.get()
+    assert (entry.depth_mm, entry.vial_lot.lot_number) == (Decimal("1.5"), "MV-2031")
+    assert any(REFUSED in e for e in console_errors), "the shallow depth should have been refused (400)"
+
+
+# --- (d) anticoagulants: the start is refused until a physician clears the screening -------------
+
+
+def test_a_patient_on_anticoagulants_cannot_start_until_a_physician_clears_the_screening_with_a_reason(
+    live_server: object, personas: Personas, page: Page, console_errors: list[str]
+) -> None:
+    base = str(live_server)
+    patient = make_patient(personas.clinic_a, given_name="Walter", family_name="Gruber", sex="male", allergies="")
+    forbidden = f"status of 403 (Forbidden) ({base}/screening/review/)"
+    sign_in_nurse(page, base, personas.nurse)
+    open_chart(page, base, patient)
+    chart_url = page.url
+
+    # The nurse screens: on blood thinners, a physician must review.
+    screen(page, "PRP for hair loss", yes=("blood thinners",))
+    result = page.get_by_test_id("screening-result")
+    expect(result.get_by_role("heading")).to_have_text("Needs physician review — Awaiting physician review")
+    expect(page.get_by_test_id("fired-rules")).to_contain_text("Anticoagulant or antiplatelet drugs")
+    screening_url = page.url
+    # ...and cannot clear it: no review form for a nurse, and the review list is closed.
+    expect(page.get_by_role("heading", name="Physician review", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Record the review")).to_have_count(0)
+    expect(page.get_by_role("navigation").get_by_role("link", name="Reviews")).to_have_count(0)
+    page.goto(f"{base}/screening/review/")
+    expect(page.get_by_test_id("review-queue")).to_have_count(0)
+    page.goto(chart_url)
+    expect(panel_row(page, "intake-panel", "PRP for hair loss")).to_contain_text("Awaiting physician review")
+    sign_consent(page, "PRP for hair loss", "Walter Gruber")
+
+    # The visit start is refused with the sentence shown on the chart; no visit exists.
+    page.goto(chart_url)
+    start_visit(page, "PRP for hair loss")
+    expect(page).to_have_url(chart_url)
+    expect(page.locator(".messages li.error")).to_have_text(
+        "The screening for PRP for hair loss awaits a physician's review (Anticoagulant or antiplatelet drugs "
+        "(growth-factor release may be delayed with COX inhibitors))."
+    )
+    expect(page.get_by_test_id("visits")).to_contain_text("No visits yet.")
+    assert not Visit.objects.exists()
+    assert [e for e in console_errors if not e.endswith(forbidden)] == []
+    sign_out(page)
+
+    # The physician finds it in the review list and clears it, with a reason (refused without one).
+    sign_in_physician(page, base, personas.physician)
+    page.get_by_role("navigation").get_by_role("link", name="Reviews").click()
+    row = page.get_by_test_id("review-queue").locator("tr", has_text="Gruber, Walter")
+    expect(row).to_contain_text("Anticoagulant or antiplatelet drugs")
+    expect(row).to_contain_text("Nina Nurse")
+    row.get_by_role("link").click()
+    expect(page).to_have_url(screening_url)
+    review = page.locator("form.review-form")
+    review.get_by_label("Clear: the patient may be treated").check()
+    review.get_by_role("button", name="Record the review").click()
+    expect(page.locator("#id_reason_error")).to_have_text("Write the reason for your decision.")
+    reason = "Apixaban for atrial fibrillation; bruising discussed, PRP may be less effective; proceed."
+    page.locator("form.review-form").get_by_label("Reason (written to the record)").fill(reason)
+    page.locator("form.review-form").get_by_role("button", name="Record the review").click()
+    result = page.get_by_test_id("screening-result")
+    expect(result.get_by_role("heading")).to_have_text("Needs physician review — Cleared by a physician")
+    expect(result).to_contain_text("Cleared by a physician by Phil Physician")
+    expect(result).to_contain_text(reason)
+
+    # Now the visit starts.
+    page.goto(chart_url)
+    expect(panel_row(page, "intake-panel", "PRP for hair loss")).to_contain_text("Cleared by a physician")
+    expect(page.get_by_test_id("timeline").locator("[data-kind='review']")).to_contain_text("Cleared")
+    start_visit(page, "PRP for hair loss")
+    visit = Visit.objects.get(patient=patient)
+    expect(page).to_have_url(f"{base}/visits/{visit.pk}/")
+    expect(page.get_by_test_id("visit-status")).to_have_text("Open")
+    page.wait_for_load_state("load")
+    assert [e for e in console_errors if not e.endswith(forbidden) and REFUSED not in e] == []
