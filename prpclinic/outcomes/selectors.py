@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prpclinic.outcomes import charts, scales
-from prpclinic.outcomes.models import Photo, PhotoStatus, PhotoView, Score, ScoreStatus
+from prpclinic.outcomes.models import Photo, PhotoArea, PhotoStatus, PhotoView, Score, ScoreStatus
 from prpclinic.patients.models import Patient
 from prpclinic.visits.models import Visit, VisitStatus
 
@@ -235,3 +235,41 @@ def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
         )
     items.sort(key=lambda item: item["at"], reverse=True)
     return items[:TIMELINE_LIMIT]
+
+
+# The photographed area of each treatment: scalp PRP on the scalp, the face treatments on the face.
+TREATMENT_AREA = {"prp_scalp": PhotoArea.SCALP, "microneedling_prp": PhotoArea.FACE, "mesotherapy": PhotoArea.FACE}
+PLAN_LIMIT = 50
+
+
+def patient_plans(*, clinic_id: int, patient_id: int) -> list[Any]:
+    """The patient's treatment series (plans), newest first, with treatment and protocol (one query)."""
+    from prpclinic.treatments.models import TreatmentPlan
+
+    return list(
+        TreatmentPlan.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .select_related("treatment", "protocol")
+        .order_by("-created_at", "-id")[:PLAN_LIMIT]
+    )
+
+
+def plan_get(*, clinic_id: int, patient_id: int, plan_id: object) -> Any:
+    """One series of the patient, or 404 (another clinic's or patient's plan, or not a number)."""
+    from prpclinic.treatments.models import TreatmentPlan
+
+    try:
+        return TreatmentPlan.objects.select_related("treatment", "protocol").get(
+            clinic_id=clinic_id, patient_id=patient_id, pk=int(str(plan_id))
+        )
+    except (TreatmentPlan.DoesNotExist, ValueError):
+        raise Http404("No such treatment series for this patient.") from None
+
+
+def plan_visits(*, clinic_id: int, plan: Any, limit: int = 100) -> list[Visit]:
+    """The visits that carried out the series' sessions, in order (one query)."""
+    return list(
+        Visit.objects.filter(clinic_id=clinic_id, planned_sessions__plan=plan)
+        .exclude(status=VisitStatus.CANCELLED)
+        .order_by("started_at", "id")
+        .distinct()[:limit]
+    )

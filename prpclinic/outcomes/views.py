@@ -251,6 +251,7 @@ def outcome_progress(request: HttpRequest, patient_id: int) -> HttpResponse:
     scores = selectors.patient_scores(clinic_id=request.clinic.pk, patient_id=patient.pk)
     visits = selectors.patient_visits(clinic_id=request.clinic.pk, patient_id=patient.pk)
     series = selectors.progress_series(scores=scores, visits=visits)
+    plans = selectors.patient_plans(clinic_id=request.clinic.pk, patient_id=patient.pk)
     charts = [
         {
             "series": s,
@@ -260,7 +261,9 @@ def outcome_progress(request: HttpRequest, patient_id: int) -> HttpResponse:
         }
         for s in series
     ]
-    return render(request, "outcomes/progress.html", {"patient": patient, "charts": charts, "visits": visits})
+    return render(
+        request, "outcomes/progress.html", {"patient": patient, "charts": charts, "visits": visits, "plans": plans}
+    )
 
 
 @clinic_view("outcome.view")
@@ -378,12 +381,17 @@ def outcome_analytics_csv(request: HttpRequest) -> HttpResponse:
 @clinic_view("outcome.view")
 @require_http_methods(["GET"])
 def outcome_report(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """The outcome report PDF (first and latest photos, progress charts). Audited as a chart view."""
+    """The outcome report PDF (first and latest photos, progress charts), of the patient or of one series
+    (``?plan=<id>``). Audited as a chart view."""
     from prpclinic.outcomes.report import outcome_report_pdf
 
     patient = selectors.outcome_patient(request=request, patient_id=patient_id)
-    _audit_page(request, "outcome.report.view", patient)
-    response = HttpResponse(outcome_report_pdf(clinic=request.clinic, patient=patient), content_type="application/pdf")
+    plan = None
+    if request.GET.get("plan"):
+        plan = selectors.plan_get(clinic_id=request.clinic.pk, patient_id=patient.pk, plan_id=request.GET["plan"])
+    _audit_page(request, "outcome.report.view", patient, **({"plan": plan.pk} if plan is not None else {}))
+    pdf = outcome_report_pdf(clinic=request.clinic, patient=patient, plan=plan)
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="outcome-report.pdf"'
     response["Cache-Control"] = "no-store, private"
     return response
