@@ -6,9 +6,11 @@
 # check --deploy (DEBUG off, secrets from *_FILE) -> gunicorn with the command line of
 # deploy/systemd/prpclinic.service, the worker of prpclinic-worker.service, nginx with
 # deploy/nginx/prpclinic.conf and a self-signed certificate -> curl through nginx: redirect
-# to HTTPS, HSTS, static files from nginx, sign-in, a patient's chart, 413 on oversized
-# bodies, no /media/; an e-mail sent by the worker; the audit trail verifies and the app's
-# role cannot tamper with it. Everything is removed again on exit. docs/deployment.md.
+# to HTTPS, HSTS, static files from nginx, sign-in, a patient's chart, a visit refused until
+# the nurse screens the patient and takes the consent on the tablet (the app renders and stores
+# the signed PDF, served no-store), then started; 413 on oversized bodies, no /media/; no
+# patient name in any log; an e-mail sent by the worker; the audit trail verifies and the
+# app's role cannot tamper with it. Everything is removed again on exit. docs/deployment.md.
 #
 # Needs: root on Debian 12 (installs nginx, openssl and curl when missing), the venv
 # (.venv, made by `make`), PostgreSQL reachable at $DEPLOY_CHECK_PG_URL as a superuser.
@@ -287,7 +289,11 @@ NURSE_EMAIL=$(value_of NURSE_EMAIL)
 NURSE_PASSWORD=$(value_of NURSE_PASSWORD)
 PATIENT_ID=$(value_of PATIENT_ID)
 PATIENT_NAME=$(value_of PATIENT_NAME)
-{ [ -n "$NURSE_PASSWORD" ] && [ -n "$PATIENT_ID" ]; } || die "seed data printed"
+TREATMENT=$(value_of TREATMENT)
+SCREENING_FORM=$(value_of SCREENING_FORM)
+SIGNATURE=$(value_of SIGNATURE)
+{ [ -n "$NURSE_PASSWORD" ] && [ -n "$PATIENT_ID" ] && [ -n "$SCREENING_FORM" ] && [ -n "$SIGNATURE" ]; } ||
+  die "seed data printed"
 ok "clinic, nurse $NURSE_EMAIL, patient $PATIENT_ID ($PATIENT_NAME)"
 wait "$COLLECTSTATIC_PID" || die "prpclinic collectstatic" "see log/collectstatic.log"
 PIDS=() # collectstatic is done; its PID must not be signalled later
@@ -410,6 +416,50 @@ status=$(fetch search "$BASE/patients/search/" -H "X-CSRFToken: $csrf" -H "HX-Re
   -H "Referer: $BASE/patients/" --data-urlencode "q=${PATIENT_NAME##* }")
 expect "patient search (POST, CSRF header): 200" is "$status" 200
 expect "... finds $PATIENT_NAME" body_has search "${PATIENT_NAME##* }"
+
+# Before a visit (issue #4): refused until the nurse screens the patient and takes the consent
+# on the tablet, both page POSTs as a browser sends them. Signing renders the PDF (WeasyPrint,
+# in gunicorn's clean environment) and stores it under MEDIA_ROOT; the app serves it.
+post() { # post NAME PATH [CURL ARGS...]: a form POST to PATH, with the CSRF token, as from that page
+  local name=$1 path=$2
+  shift 2
+  fetch "$name" "$BASE$path" -H "Referer: $BASE$path" -H "Origin: $BASE" --data-urlencode "csrfmiddlewaretoken=$csrf" "$@"
+}
+# A redirect's path with its trailing id as N (/visits/12/ -> /visits/N/), to compare.
+id_as_n() { sed 's#/[0-9][0-9]*/$#/N/#' <<<"$1"; }
+status=$(post refused "/visits/start/$PATIENT_ID/" --data-urlencode "treatment=$TREATMENT")
+expect "visit start before screening and consent: refused, back to the chart" \
+  is "$status $(header refused Location)" "302 /patients/$PATIENT_ID/"
+screen_path=/screening/patient/$PATIENT_ID/new/$TREATMENT/
+status=$(fetch screenpage "$BASE$screen_path")
+expect "screening form: 200" is "$status" 200
+status=$(post screen "$screen_path" --data "$SCREENING_FORM")
+screening_path=$(header screen Location)
+expect "screening (POST): 302 to its result" is "$status $(id_as_n "$screening_path")" "302 /screening/N/"
+status=$(fetch screened "$BASE$screening_path")
+expect "... the result: 200, eligible" is "$status $(grep -qF Eligible "$WORK/http/screened.b" && echo eligible)" \
+  "200 eligible"
+sign_path=/consents/patients/$PATIENT_ID/sign/$TREATMENT/
+status=$(fetch signpage "$BASE$sign_path")
+template_id=$(grep -o 'name="template_id" value="[0-9]*"' "$WORK/http/signpage.b" | head -n 1 | cut -d'"' -f4)
+expect "consent tablet page: 200, with the form's version" is "$status ${template_id:+found}" "200 found"
+status=$(post sign "$sign_path" --data-urlencode "template_id=$template_id" --data-urlencode "signer_relationship=patient" \
+  --data-urlencode "signer_name=$PATIENT_NAME" --data-urlencode "signature=$SIGNATURE")
+consent_path=$(header sign Location)
+expect "consent signed on the tablet (POST, drawn PNG signature): 302 to the record" \
+  is "$status $(id_as_n "$consent_path")" "302 /consents/N/"
+status=$(fetch consentpdf "$BASE${consent_path}pdf/")
+expect "signed consent PDF (rendered in gunicorn): 200, a PDF" is "$status $(head -c 4 "$WORK/http/consentpdf.b")" "200 %PDF"
+expect "... Cache-Control no-store" has "$(header consentpdf Cache-Control)" "no-store"
+expect "... stored once under MEDIA_ROOT" is "$(find "$WORK/media/consents" -type f -name '*.pdf' 2>/dev/null | wc -l)" 1
+consent_file=$(find "$WORK/media/consents" -type f -name '*.pdf' 2>/dev/null | head -n 1)
+status=$(fetch consentmedia "$BASE/media/${consent_file#"$WORK/media/"}")
+expect "... never served by nginx at /media/ (its name known): $status" test "$status" != 200
+status=$(post visit "/visits/start/$PATIENT_ID/" --data-urlencode "treatment=$TREATMENT")
+visit_path=$(header visit Location)
+expect "visit start after screening and consent: 302 to the visit" is "$status $(id_as_n "$visit_path")" "302 /visits/N/"
+status=$(fetch visitpage "$BASE$visit_path")
+expect "... the visit page: 200" is "$status" 200
 
 head -c 21M /dev/zero >"$WORK/http/big.bin"
 status=$(fetch toolarge "$BASE/account/login/" -H "Referer: $BASE/account/login/" \
