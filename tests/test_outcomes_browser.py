@@ -61,7 +61,7 @@ def test_a_nurse_photographs_two_sessions_compares_them_and_charts_hair_density(
     expect(page.get_by_role("heading", name="Live camera")).to_be_visible()
     page.get_by_label("View").select_option(label="Scalp, vertex")
     first = Photo.objects.get()
-    expect(page.locator("[data-camera-guide]")).to_have_attribute("src", f"/outcomes/photos/{first.pk}/full/")
+    expect(page.locator("[data-camera-guide]")).to_have_attribute("src", f"/outcomes/photos/{first.pk}/outline/")
     clean(page, console_errors)
     take_photo(page, base, patient.pk, "3", "#a07050")
     expect(page.get_by_test_id("photos-scalp_vertex").get_by_role("img")).to_have_count(2)
@@ -95,3 +95,14 @@ def test_a_nurse_photographs_two_sessions_compares_them_and_charts_hair_density(
     expect(chart.locator("svg")).to_contain_text("141.9")
     expect(chart.locator("svg")).to_contain_text("177.5")
     clean(page, console_errors)
+
+    # On a tablet held upright the chart fits the screen; printed, only the charts remain.
+    page.set_viewport_size({"width": 768, "height": 1024})
+    box = chart.locator("svg").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 768
+    expect(page.get_by_role("button", name="Print")).to_be_visible()
+    page.emulate_media(media="print")
+    expect(chart.locator("svg")).to_be_visible()
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
+    expect(page.get_by_role("navigation", name="Outcomes")).to_be_hidden()
+    page.emulate_media(media="screen")

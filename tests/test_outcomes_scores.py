@@ -79,6 +79,25 @@ def test_the_form_shows_the_scale_definition_with_its_source_beside_the_input(
     assert "Target area (cm²)" in page and "Cervelli 2014" in page
 
 
+def test_every_scales_form_shows_its_definition_levels_and_source_beside_the_input(
+    personas: Personas, signed_in: Any
+) -> None:
+    from html import escape
+
+    patient = make_patient(personas.clinic_a)
+    client = signed_in("nurse")
+    for scale in scales.SCALES.values():
+        page = client.get(f"/outcomes/patients/{patient.pk}/scores/{scale.code}/").content.decode()
+        form, aside = page.split('data-testid="scale-definition"')
+        assert 'name="value"' in form, scale.code
+        assert escape(scale.definition) in aside and escape(scale.source) in aside, scale.code
+        assert f"evidence tag [{scale.tag}]" in aside, scale.code
+        for variant in scale.variants:
+            for level in variant.levels:
+                assert escape(level.label) in aside, (scale.code, level.value)
+        assert 'name="rater"' in form and all(f'value="{rater}"' in form for rater in scale.raters), scale.code
+
+
 def test_hair_density_recorded_twice_is_charted_with_session_markers(personas: Personas, signed_in: Any) -> None:
     patient = make_patient(personas.clinic_a)
     visit = Visit.objects.create(
