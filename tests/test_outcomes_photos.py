@@ -166,6 +166,19 @@ def test_without_a_photography_consent_no_photo_is_taken(personas: Personas, sig
     assert Photo.objects.count() == 0 and stored_files(media) == []
 
 
+def test_a_consent_without_the_clinical_record_use_is_not_enough(
+    personas: Personas, signed_in: Any, media: Path
+) -> None:
+    patient = make_patient(personas.clinic_a)
+    photo_consent(personas, patient, uses=("marketing",))
+    response = upload(signed_in("nurse"), patient, jpeg())
+    assert response.status_code == 400
+    assert "does not allow photos in the clinical record" in response.content.decode()
+    assert Photo.objects.count() == 0 and stored_files(media) == []
+    page = signed_in("nurse").get(f"/outcomes/patients/{patient.pk}/photos/new/").content.decode()
+    assert "not photos in the clinical record: no outcome photo can be taken" in page
+
+
 def test_each_photo_says_which_uses_its_consent_allows(personas: Personas, signed_in: Any) -> None:
     patient = make_patient(personas.clinic_a)
     photo_consent(personas, patient, ("clinical_record", "teaching"))

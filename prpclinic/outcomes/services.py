@@ -31,6 +31,10 @@ MAX_BYTES = 18 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 
 
+# The photo use an outcome photo needs: it is kept in the patient's record (consents' PhotoUse value).
+RECORD_USE = "clinical_record"
+
+
 def photo_limits() -> tuple[int, int]:
     return (
         int(getattr(settings, "OUTCOMES_PHOTO_MAX_BYTES", MAX_BYTES)),
@@ -110,6 +114,11 @@ def photo_upload(
             if uses is None:
                 raise ValidationError(
                     {"image": "There is no photography consent on record for this patient: record it first."}
+                )
+            if RECORD_USE not in uses:
+                # Outcome photos are kept in the clinical record: a consent to other uses only is not enough.
+                raise ValidationError(
+                    {"image": "The patient's photography consent does not allow photos in the clinical record."}
                 )
             visit = _visit(request, patient, visit_id)
             stem = f"outcomes/{request.clinic.pk}/{uuid.uuid4().hex}"
