@@ -103,6 +103,9 @@ def test_a_depth_outside_the_zone_range_warns_and_is_saved_only_once_acknowledge
     page = page_of(response)
     assert "⚠ 1 mm is outside the protocol's range for Forehead (0.25–0.75 mm)." in page
     assert "I have checked: record it anyway" in page
+    # The map still shows which zone the form is for (only that one).
+    assert 'data-zone="forehead" data-map="face" role="button" tabindex="0" aria-pressed="true" ' in page
+    assert page.count('aria-pressed="true"') == 1
     assert ZoneEntry.objects.count() == 0
     response = chart(nurse, visit, "forehead", **(FACE | {"depth_mm": "1.0", "acknowledge_warnings": "on"}))
     assert response.status_code == 302
