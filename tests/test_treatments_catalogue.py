@@ -216,3 +216,17 @@ def test_another_clinics_protocol_answers_404(personas: Personas, signed_in: Any
     client = signed_in("physician")
     assert client.get(f"/treatments/protocols/{theirs.pk}/").status_code == 404
     assert client.get(f"/treatments/{theirs.treatment_id}/edit/").status_code == 404
+
+
+def test_a_new_clinic_opening_the_formulary_first_gets_the_starting_cocktails_to_register_lots_for(
+    personas: Personas, signed_in: Any
+) -> None:
+    assert not Cocktail.objects.filter(clinic=personas.clinic_a).exists()
+    page = signed_in("nurse").get("/treatments/formulary/").content.decode()
+    assert "No cocktails yet." not in page
+    for item in catalogue.COCKTAILS:
+        assert item["name"] in page  # listed, and offered in "Register a vial lot"
+        assert page.count(f">{item['name']}</option>") == 1
+    assert Cocktail.objects.filter(clinic=personas.clinic_a).count() == len(catalogue.COCKTAILS)
+    signed_in("nurse").get("/treatments/formulary/")  # a second look seeds nothing more
+    assert Cocktail.objects.filter(clinic=personas.clinic_a).count() == len(catalogue.COCKTAILS)

@@ -123,9 +123,14 @@ def treatment_text_edit(request: HttpRequest, treatment_id: int) -> HttpResponse
 
 
 def _formulary(
-    request: HttpRequest, *, cocktail_form: CocktailForm | None = None, lot_form: VialLotForm | None = None
+    request: HttpRequest,
+    *,
+    cocktail_form: CocktailForm | None = None,
+    lot_form: VialLotForm | None = None,
+    cocktails: list[Any] | None = None,
 ) -> HttpResponse:
-    cocktails = selectors.cocktails(clinic_id=request.clinic.pk)
+    if cocktails is None:
+        cocktails = selectors.cocktails(clinic_id=request.clinic.pk)
     failed = (cocktail_form is not None and cocktail_form.errors) or (lot_form is not None and lot_form.errors)
     return render(
         request,
@@ -143,8 +148,16 @@ def _formulary(
 @clinic_view("catalogue.view")
 @require_GET
 def formulary(request: HttpRequest) -> HttpResponse:
-    """The mesotherapy formulary: cocktails, their ingredients and registered vial lots."""
-    return _formulary(request)
+    """The mesotherapy formulary: cocktails, their ingredients and registered vial lots.
+
+    Like the catalogue page, the first look gives a new clinic the starting catalogue: opened first,
+    the formulary said "No cocktails yet" and offered no cocktail to register a lot for.
+    """
+    cocktails = selectors.cocktails(clinic_id=request.clinic.pk)
+    if not cocktails:
+        services.seed_catalogue(clinic=request.clinic)  # idempotent: adds cocktails only to a clinic with none
+        cocktails = selectors.cocktails(clinic_id=request.clinic.pk)
+    return _formulary(request, cocktails=cocktails)
 
 
 @clinic_view("catalogue.edit")
