@@ -29,7 +29,7 @@ from django.conf import settings as django_settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from prpclinic.audit.services import audit_record
@@ -223,11 +223,8 @@ def absolute(path: str) -> str:
 
 
 def appointment_page(appointment_id: int) -> str:
-    """The staff page of an appointment (the scheduling app's, else the calendar's move page)."""
-    try:
-        return reverse("scheduling_appointment", args=[appointment_id])
-    except NoReverseMatch:
-        return reverse("calendar_move", args=[appointment_id])
+    """The staff page of an appointment (the scheduling app's: details and status actions)."""
+    return reverse("scheduling_appointment", args=[appointment_id])
 
 
 def appointment_uid(appointment_id: int) -> str:

@@ -180,13 +180,12 @@ def calendar_move(request: HttpRequest, appointment_id: int) -> HttpResponse:
         if _wants_json(request):
             refusal = [str(m) for errors in form.errors.values() for m in errors]
             return JsonResponse({"ok": False, "message": " ".join(refusal)}, status=400)
-    page = appointment_page(appointment.pk)
     context = {
         "appointment": appointment,
         "local": local,
         "form": form,
         "following": following,
-        "appointment_url": page if page != request.path else "",
+        "appointment_url": appointment_page(appointment.pk),
     }
     return render(request, "scheduling/calendar_move.html", context, status=400 if form.errors else 200)
 
