@@ -329,8 +329,12 @@ def change_from_baseline(
             )
         )
     threshold = min_n()
-    sections = [_section(ALL_PROTOCOLS, patients, threshold=threshold, treatment=treatment, cutoffs=cutoffs)]
-    for protocol in sorted({p.protocol for p in patients}):
+    protocols_seen = sorted({p.protocol for p in patients})
+    # With one protocol (or none), "all protocols" would repeat it: one section, named by the protocol.
+    sections = []
+    if len(protocols_seen) != 1:
+        sections.append(_section(ALL_PROTOCOLS, patients, threshold=threshold, treatment=treatment, cutoffs=cutoffs))
+    for protocol in protocols_seen:
         members = [p for p in patients if p.protocol == protocol]
         sections.append(_section(protocol, members, threshold=threshold, treatment=treatment, cutoffs=cutoffs))
     return Analysis(

@@ -295,7 +295,13 @@ def outcome_compare(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 def _analysis(request: HttpRequest) -> tuple[AnalyticsForm, analytics.Analysis | None]:
-    form = AnalyticsForm(request.GET if "scale" in request.GET else None)
+    data = None
+    if "scale" in request.GET:
+        # Without cut-offs of its own the analysis uses the defaults, and the field shows them.
+        data = request.GET.copy()
+        if not data.get("dose_cutoffs", "").strip():
+            data["dose_cutoffs"] = ", ".join(f"{c.normalize():f}" for c in analytics.default_dose_cutoffs())
+    form = AnalyticsForm(data)
     if not form.is_valid():
         return form, None
     data = form.cleaned_data
