@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import struct
@@ -19,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from prpclinic.audit.models import AuditEvent
 from prpclinic.outcomes.images import outline
-from prpclinic.outcomes.models import Photo
+from prpclinic.outcomes.models import Photo, Score
 from prpclinic.outcomes.uploads import PhotoSizeLimit
 from prpclinic.visits.models import Visit
 from tests.conftest import Personas, make_patient, sign_in
@@ -280,6 +281,32 @@ def test_the_upload_still_needs_its_csrf_token(personas: Personas, consented: An
         form | {"image": SimpleUploadedFile("p.jpg", jpeg(), content_type="image/jpeg"), "csrfmiddlewaretoken": token},
     )
     assert saved.status_code == 302 and Photo.objects.count() == 1
+
+
+def test_with_a_visit_of_a_series_the_session_number_is_the_visits_session(
+    personas: Personas, signed_in: Any, consented: Any
+) -> None:
+    from prpclinic.treatments.models import PlannedSession, TreatmentPlan
+    from prpclinic.treatments.selectors import current_protocol
+
+    clinic = personas.clinic_a
+    protocol = current_protocol(clinic_id=clinic.pk, kind="prp_scalp")
+    plan = TreatmentPlan.objects.create(
+        clinic=clinic, patient=consented, treatment=protocol.treatment, kind="prp_scalp", protocol=protocol,
+        start_date=dt.date.today(), created_by=personas.physician,
+    )  # fmt: skip
+    visit = Visit.objects.create(clinic=clinic, patient=consented, treatment="prp_scalp", clinician=personas.physician)
+    PlannedSession.objects.create(clinic=clinic, plan=plan, number=2, due_date=dt.date.today(), visit=visit)
+    client = signed_in("nurse")
+    upload(client, consented, jpeg(), visit=str(visit.pk))
+    assert Photo.objects.get().session_number == 2
+    client.post(
+        f"/outcomes/patients/{consented.pk}/scores/hair_density/",
+        {"value": "150", "rater": "clinician", "recorded_on": dt.date.today().isoformat(), "visit": str(visit.pk)},
+    )
+    assert Score.objects.get().session_number == 2
+    upload(client, consented, jpeg(), visit=str(visit.pk), session_number="5")  # as entered, when entered
+    assert Photo.objects.order_by("-id").first().session_number == 5  # type: ignore[union-attr]
 
 
 def test_a_visit_of_another_patient_is_refused(personas: Personas, signed_in: Any, consented: Any, media: Path) -> None:

@@ -27,7 +27,13 @@ class PhotoForm(forms.Form):
     )
     view = forms.ChoiceField(label="View", choices=[("", "— choose —"), *PhotoView.choices])
     visit = forms.ChoiceField(label="Visit", required=False)
-    session_number = forms.IntegerField(label="Session number", required=False, min_value=1, max_value=99)
+    session_number = forms.IntegerField(
+        label="Session number",
+        required=False,
+        min_value=1,
+        max_value=99,
+        help_text="Left empty with a visit chosen: the visit's session in the treatment series.",
+    )
     note = forms.CharField(label="Note", required=False, max_length=200)
 
     def __init__(self, *args: Any, visits: list[Visit], **kwargs: Any) -> None:
@@ -48,7 +54,13 @@ class ScoreForm(forms.Form):
     site = forms.CharField(label="Site (where measured)", required=False, max_length=120)
     recorded_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     visit = forms.ChoiceField(label="Visit", required=False)
-    session_number = forms.IntegerField(label="Session number", required=False, min_value=1, max_value=99)
+    session_number = forms.IntegerField(
+        label="Session number",
+        required=False,
+        min_value=1,
+        max_value=99,
+        help_text="Left empty with a visit chosen: the visit's session in the treatment series.",
+    )
 
     def __init__(self, *args: Any, scale: scales.Scale, visits: list[Visit], correcting: bool = False, **kwargs: Any):
         kwargs.setdefault("initial", {"recorded_on": timezone.localdate(), "rater": scale.raters[0]})

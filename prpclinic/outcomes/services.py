@@ -79,6 +79,17 @@ def _visit(request: HttpRequest, patient: Patient, visit_id: int | None) -> Visi
     return visit
 
 
+def _session_of(visit: Visit | None, session_number: int | None) -> int | None:
+    """The session number as entered, else the number of the series' session the visit carried out."""
+    if session_number is not None or visit is None:
+        return session_number
+    from prpclinic.treatments.models import PlannedSession
+
+    return (
+        PlannedSession.objects.filter(clinic_id=visit.clinic_id, visit=visit).values_list("number", flat=True).first()
+    )
+
+
 def photo_upload(
     *,
     request: HttpRequest,
@@ -121,6 +132,7 @@ def photo_upload(
                     {"image": "The patient's photography consent does not allow photos in the clinical record."}
                 )
             visit = _visit(request, patient, visit_id)
+            session_number = _session_of(visit, session_number)
             stem = f"outcomes/{request.clinic.pk}/{uuid.uuid4().hex}"
             file_name = default_storage.save(f"{stem}.{clean.extension}", ContentFile(clean.data))
             written.append(file_name)
@@ -248,6 +260,7 @@ def score_record(
     with transaction.atomic():
         patient = _patient(request, patient_id)
         visit = _visit(request, patient, visit_id)
+        session_number = _session_of(visit, session_number)
         score = Score(
             clinic=request.clinic,
             patient=patient,
