@@ -25,7 +25,16 @@ from prpclinic.patients.selectors import patient_get
 from prpclinic.prp.models import Centrifuge
 from prpclinic.scheduling import conflicts, selectors, slots
 from prpclinic.scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentType, Room
-from prpclinic.scheduling.services import Refused, _clinician, _place, _room, _type_for, build_appointment, zone_of
+from prpclinic.scheduling.services import (
+    Refused,
+    _clinician,
+    _free_room,
+    _place,
+    _room,
+    _type_for,
+    build_appointment,
+    zone_of,
+)
 from prpclinic.treatments.models import PlannedSession, PlanStatus, SessionStatus, TreatmentPlan
 
 # How many days either side of a due date the search looks, and the step of proposed start times.
@@ -276,7 +285,11 @@ def series_book(
             try:
                 if row.starts_at is None:
                     raise ValidationError({"starts_at": "Give the date and time."})
-                room = _room(request.clinic, row.room_id)
+                if row.room_id:
+                    room = _room(request.clinic, row.room_id)
+                else:
+                    minutes = state.appointment_type.total_minutes
+                    room = _free_room(request, starts_at=row.starts_at.astimezone(dt.UTC), minutes=minutes)
                 appointment = build_appointment(
                     request=request, patient_id=patient.pk, treatment=plan.kind, clinician=clinician, room=room,
                     starts_at=row.starts_at.astimezone(dt.UTC), tubes=tubes, centrifuge_id=row.centrifuge_id,
