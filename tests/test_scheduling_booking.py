@@ -132,10 +132,10 @@ def test_the_centrifuge_holds_its_tube_slots_during_the_spin(personas: Personas,
         book(personas, make_patient(personas.clinic_a), at(MONDAY, 10, 10), room_id=room_3.pk)
     assert refusal(exc) == {
         "centrifuge": [
-            "Centrifuge 1 holds 2 tubes: during the spin Mon 01 Mar 2027 10:25-10:40 2 are already booked "
-            "(Mon 01 Mar 2027 10:00-11:00, E.G. (MRN A000501), PRP for hair loss with Nina Nurse in Room 1 (1 tubes); "
+            "Centrifuge 1 holds 2 tubes: during the spin Mon 01 Mar 2027 10:25-10:40 2 tubes already spin "
+            "(Mon 01 Mar 2027 10:00-11:00, E.G. (MRN A000501), PRP for hair loss with Nina Nurse in Room 1 (1 tube); "
             "Mon 01 Mar 2027 10:05-11:05, O.M. (MRN A000502), PRP for hair loss with Nurse Number2 in Room 2 "
-            "(1 tubes)), "
+            "(1 tube)), "
             "so 1 more do not fit."
         ]
     }
@@ -152,7 +152,7 @@ def test_spins_that_never_run_together_share_the_centrifuge(personas: Personas, 
                      clinician=colleague(personas, 2), room=setup.room_2)  # fmt: skip
     with pytest.raises(ValidationError) as exc:  # 1 + 2 tubes > 2 slots
         book(personas, make_patient(personas.clinic_a), at(MONDAY, 10, 12), room_id=room_3.pk, tubes=2)
-    assert "1 are already booked" in refusal(exc)["centrifuge"][0]
+    assert "1 tube already spins" in refusal(exc)["centrifuge"][0]
     appt = book(personas, make_patient(personas.clinic_a), at(MONDAY, 10, 12), room_id=room_3.pk, tubes=1)
     assert appt.centrifuge_id == setup.centrifuge.pk
 

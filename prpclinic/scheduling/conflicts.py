@@ -83,6 +83,10 @@ def when(starts_at: dt.datetime, ends_at: dt.datetime, zone: ZoneInfo) -> str:
     return f"{start:%a %d %b %Y %H:%M}-{tail}"
 
 
+def tubes(count: int) -> str:
+    return f"{count} tube" if count == 1 else f"{count} tubes"
+
+
 def initials(appointment: Appointment) -> str:
     patient = appointment.patient
     letters = "".join(f"{part[:1].upper()}." for part in (patient.given_name, patient.family_name) if part)
@@ -149,10 +153,11 @@ def centrifuge_refusal(
     load, spinning = centrifuge_load(slot=slot, others=others, centrifuge_id=centrifuge.pk)
     if load + slot.tubes <= centrifuge.tube_slots:
         return None
-    booked = "; ".join(f"{named(a, zone)} ({a.tubes} tubes)" for a in spinning)
+    booked = "; ".join(f"{named(a, zone)} ({tubes(a.tubes)})" for a in spinning)
+    verb = "spins" if load == 1 else "spin"
     return (
-        f"{centrifuge.name} holds {centrifuge.tube_slots} tubes: during the spin "
-        f"{when(slot.spin_starts_at, slot.spin_ends_at, zone)} {load} are already booked ({booked}), "
+        f"{centrifuge.name} holds {tubes(centrifuge.tube_slots)}: during the spin "
+        f"{when(slot.spin_starts_at, slot.spin_ends_at, zone)} {tubes(load)} already {verb} ({booked}), "
         f"so {slot.tubes} more do not fit."
     )
 
