@@ -323,6 +323,7 @@ def test_a_first_micro_needling_visit_with_prp_from_registration_to_aftercare(
     visit = Visit.objects.get(patient=patient)
     expect(page).to_have_url(f"{base}/visits/{visit.pk}/")
     expect(page.get_by_test_id("patient-head")).to_contain_text("Micro-needling with PRP")
+    expect(page.get_by_role("link", name="Plan the spin")).to_be_visible()
     expect_clean(page, console_errors)
 
     # 6. The PRP chain: draw, spin, prepare, verify at the bedside, apply 3 mL.
@@ -433,8 +434,8 @@ def test_a_scalp_prp_visit_charts_injections_and_technique_per_zone_on_the_scalp
     expect(page.get_by_test_id("bodymap-face")).to_have_count(0)
     expect_clean(page, console_errors)
 
-    product = make_prp(page, clinic, lab, patient, volume="4")
-    verify_and_apply(page, product, patient, [("vertex", "2.5"), ("frontal", "1.5")])
+    product = make_prp(page, clinic, lab, patient, volume="3")
+    verify_and_apply(page, product, patient, [("vertex", "2"), ("frontal", "1")])
     expect_clean(page, console_errors)
 
     technique = {"Technique": "Point by point injection"}
@@ -442,22 +443,22 @@ def test_a_scalp_prp_visit_charts_injections_and_technique_per_zone_on_the_scalp
         page,
         "vertex",
         "Vertex",
-        {"Injections": "25", "Depth (mm)": "3", "PRP injected in this zone (mL)": "2.5"},
+        {"Injections": "25", "Depth (mm)": "3", "PRP injected in this zone (mL)": "2"},
         selects=technique,
     )
     chart_zone(
         page,
         "frontal",
         "Frontal",
-        {"Injections": "15", "Depth (mm)": "2.5", "PRP injected in this zone (mL)": "1.5"},
+        {"Injections": "15", "Depth (mm)": "2.5", "PRP injected in this zone (mL)": "1"},
         selects=technique,
     )
     sums = page.get_by_test_id("prp-sums")
-    expect(sums).to_contain_text("PRP charted on the zones: 4.00 mL")
+    expect(sums).to_contain_text("PRP charted on the zones: 3.00 mL")
     expect(sums).to_contain_text("✓ They add up")
     entries = page.get_by_test_id("zone-entries")
     expect(entries.locator("tr", has_text="Vertex")).to_contain_text(
-        f"3 mm · 25 injection(s) · Point by point injection · 2.50 mL PRP from {product.barcode}"
+        f"3 mm · 25 injection(s) · Point by point injection · 2.00 mL PRP from {product.barcode}"
     )
     expect(entries.locator("tr", has_text="Frontal")).to_contain_text("2.5 mm · 15 injection(s)")
     expect(page.locator('[data-zone="occipital"]')).to_have_attribute("aria-label", "Occipital, not charted")
@@ -510,6 +511,7 @@ def test_a_physician_registers_a_vial_lot_and_charts_mesotherapy_only_in_the_mid
     visit = Visit.objects.get(patient=patient)
     expect(page).to_have_url(f"{base}/visits/{visit.pk}/")
     expect(page.get_by_role("heading", name="PRP for this visit")).to_have_count(0)  # no blood is drawn
+    expect(page.get_by_role("link", name="Plan the spin")).to_have_count(0)
     expect(page.get_by_test_id("prp-sums")).to_have_count(0)
     expect_clean(page, console_errors)
 
