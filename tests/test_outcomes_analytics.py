@@ -251,7 +251,8 @@ def test_the_csv_export_has_every_protocol_and_split_and_is_audited(
         ("no protocol recorded", "paw", "P2", "1"),
         ("no protocol recorded", "concentration", "500–1000 ×10³/µL", "1"),
     ]
-    assert rows[0]["note"] == "too few patients (under 5)" and rows[0]["mean_change"] == ""
+    assert rows[0]["note"] == "too few patients (under 5)" and rows[0]["mean"] == ""
+    assert (rows[0]["quantity"], rows[0]["unit"]) == ("change from baseline", "hairs/cm²")
     assert rows[1]["source"].startswith("DEPA") and "[U]" in rows[1]["source"]
     assert AuditEvent.objects.filter(action="outcome.analytics.export").count() == 1
     assert signed_in("nurse").get("/outcomes/analytics/").status_code == 403
@@ -290,3 +291,31 @@ def test_patients_are_grouped_by_the_protocol_version_of_their_sessions(personas
     sections = {(s.protocol, s.overall.n, s.overall.mean) for s in result.sections}
     assert sections == {("all protocols", 3, None), (label, 2, None), ("no protocol recorded", 1, None)}
     assert sorted(p.change for p in result.patients if p.protocol == label) == [20.0, 30.0]
+
+
+def test_gais_and_satisfaction_report_the_rating_after_n_sessions_without_a_baseline(
+    personas: Personas, signed_in: Any
+) -> None:
+    clinic = personas.clinic_a
+    for rating in ("1", "2", "2", "3", "2"):
+        patient = make_patient(clinic)
+        for i in range(3):
+            Visit.objects.create(
+                clinic=clinic, patient=patient, treatment="prp_scalp", clinician=personas.physician,
+                started_at=START + dt.timedelta(days=30 * i),
+            )  # fmt: skip
+        # No score before the first session: GAIS rates the change itself.
+        Score.objects.create(
+            clinic=clinic, patient=patient, scale="gais", variant="standard", level=rating, rater="patient",
+            recorded_on=START.date() + dt.timedelta(days=75), recorded_by=personas.nurse,
+        )  # fmt: skip
+    result = analytics.change_from_baseline(
+        clinic_id=clinic.pk, scale_code="gais", treatment="prp_scalp", sessions=3, rater="patient", variant="standard"
+    )
+    assert result.quantity == "rating" and result.overall.n == 5 and result.overall.mean == 2.0
+    assert all(p.baseline is None for p in result.patients)
+    page = signed_in("physician").get(
+        "/outcomes/analytics/?scale=gais&treatment=prp_scalp&sessions=3&rater=patient&variant=standard"
+    )
+    text = page.content.decode()
+    assert "rating after 3 sessions" in text and "no baseline to subtract" in text and "Mean rating" in text

@@ -12,6 +12,9 @@ Definitions (also in docs/outcomes.md):
   under N + 1, never under N.
 - The change is follow-up minus baseline: in the scale's unit for numeric scales, in steps of the
   scale for ordinal ones (for example Ludwig II -> I is -1).
+- Scales rated after treatment only (``Scale.rated_after``: GAIS, which rates the change itself,
+  and patient satisfaction) have no baseline: the rating after N sessions is reported, as numbered
+  by its scale (GAIS standard 1-5 or reversed 0-4, kept apart by variant; satisfaction 1-5).
 - *Protocol*: the protocol version the N sessions were done under (``Visit.protocol``); "mixed"
   when they differ; for visits without one, the protocol of the patient's latest plan.
 - The PRP of the N sessions, from the chain of custody (``prp.Application`` of each visit, with its
@@ -149,9 +152,9 @@ def min_n() -> int:
 @dataclass
 class PatientChange:
     patient_id: int
-    baseline: Score
+    baseline: Score | None  # None for a scale rated after treatment only
     follow_up: Score
-    change: float
+    change: float  # the change from baseline, or the rating itself (``rated_after``)
     sessions: int
     protocol: str
     band: str  # concentration band (Everts)
@@ -204,6 +207,11 @@ class Analysis:
     paw_source: str = PAW_SOURCE
 
     @property
+    def quantity(self) -> str:
+        """What the numbers are: a change from baseline, or (GAIS, satisfaction) the rating itself."""
+        return "rating" if self.scale.rated_after else "change from baseline"
+
+    @property
     def dose_cutoffs_text(self) -> str:
         return ", ".join(_num(c) for c in self.dose_cutoffs)
 
@@ -213,6 +221,12 @@ class Analysis:
 
 
 def _position(scale: scales.Scale, score: Score) -> float | None:
+    if scale.rated_after:
+        # The rating as numbered by its scale (GAIS 1-5 or 0-4, satisfaction 1-5).
+        try:
+            return float(score.level)
+        except ValueError:
+            return None
     if scale.kind == scales.ORDINAL:
         position = scale.position(score.level, score.variant)
         return float(position) if position is not None else None
@@ -272,20 +286,22 @@ def change_from_baseline(
     for score in scores:
         by_patient.setdefault(score.patient_id, []).append(score)
 
-    found: list[tuple[int, Score, Score, list[Visit]]] = []
+    found: list[tuple[int, Score | None, Score, list[Visit]]] = []
     for patient_id, rows in by_patient.items():
         days = [v.started_at.date() for v in visits.get(patient_id, [])]
 
         def before(on: dt.date, days: list[dt.date] = days) -> int:
             return sum(1 for day in days if day < on)
 
-        pre = [s for s in rows if before(s.recorded_on) == 0]
-        if not pre:
-            continue
-        baseline = pre[-1]
         follow = next((s for s in rows if before(s.recorded_on) == sessions), None)
-        if follow is None or follow.recorded_on <= baseline.recorded_on:
+        if follow is None:
             continue
+        baseline = None
+        if not scale.rated_after:
+            pre = [s for s in rows if before(s.recorded_on) == 0]
+            if not pre:
+                continue
+            baseline = pre[-1]
         used = visits[patient_id][:sessions]
         found.append((patient_id, baseline, follow, used))
 
@@ -304,7 +320,8 @@ def change_from_baseline(
 
     patients: list[PatientChange] = []
     for patient_id, baseline, follow, used in found:
-        start, end = _position(scale, baseline), _position(scale, follow)
+        end = _position(scale, follow)
+        start = _position(scale, baseline) if baseline is not None else 0.0
         if start is None or end is None:
             continue
         labels = {protocols[v.protocol_id] if v.protocol_id else plans.get(patient_id, NO_PROTOCOL) for v in used}

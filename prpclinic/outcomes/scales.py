@@ -52,6 +52,9 @@ class Scale:
     variants: tuple[Variant, ...] = field(default_factory=tuple)
     map: str = ""  # "scalp" or "face": where the measure is taken
     higher_is_better: bool | None = None
+    # Rated after treatment only (GAIS rates the change itself; satisfaction has no before): the
+    # analytics report the rating after N sessions, not a change from a baseline.
+    rated_after: bool = False
 
     def variant(self, code: str = "") -> Variant | None:
         if not self.variants:
@@ -313,6 +316,7 @@ SCALES: dict[str, Scale] = {
             source="PRP_REFERENCE §8: GAIS (DocCheck) [V]; the reversed variant's wording is our reading [U]",
             tag="V",
             raters=(CLINICIAN, PATIENT),
+            rated_after=True,
             variants=(
                 Variant("standard", "Standard 1–5", _GAIS_STANDARD, higher_is_better=False),
                 Variant("reversed", "Reversed 0–4", _GAIS_REVERSED, higher_is_better=True),
@@ -327,6 +331,7 @@ SCALES: dict[str, Scale] = {
             source="Clinic's choice (5-point Likert); PRP_REFERENCE §6 lists patient satisfaction as an outcome",
             tag="clinic",
             raters=(PATIENT,),
+            rated_after=True,
             variants=_single(
                 _levels(
                     ("1", "1 Very dissatisfied", ""),

@@ -324,7 +324,8 @@ def _analysis(request: HttpRequest) -> tuple[AnalyticsForm, analytics.Analysis |
 @clinic_view("outcome.analytics")
 @require_http_methods(["GET"])
 def outcome_analytics(request: HttpRequest) -> HttpResponse:
-    """Change from baseline after N sessions, with n, mean and 95 % CI, per protocol, split by the PRP given."""
+    """Change from baseline (or, for GAIS and satisfaction, the rating) after N sessions: n, mean and 95 % CI,
+    per protocol, split by the PRP given."""
     form, result = _analysis(request)
     if result is not None:
         audit_record(
@@ -351,10 +352,13 @@ def outcome_analytics_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="outcomes-{result.scale.code}-{result.sessions}.csv"'
     writer = csv.writer(response)
-    unit = result.scale.unit if result.scale.kind == scales.NUMERIC else "scale steps"
+    if result.scale.rated_after:
+        unit = "rating"
+    else:
+        unit = result.scale.unit if result.scale.kind == scales.NUMERIC else "scale steps"
     writer.writerow(
-        ["measure", "unit", "treatment", "sessions", "rater", "variant", "protocol", "split", "group", "n",
-         "mean_change", "sd", "ci95_low", "ci95_high", "note", "source"]
+        ["measure", "quantity", "unit", "treatment", "sessions", "rater", "variant", "protocol", "split", "group",
+         "n", "mean", "sd", "ci95_low", "ci95_high", "note", "source"]
     )  # fmt: skip
 
     def fmt(value: float | None) -> str:
@@ -364,8 +368,8 @@ def outcome_analytics_csv(request: HttpRequest) -> HttpResponse:
         if summary is None:
             return
         writer.writerow(
-            [result.scale.code, unit, result.treatment, result.sessions, result.rater, result.variant, protocol,
-             split, group, summary.n, fmt(None if summary.too_few else summary.mean),
+            [result.scale.code, result.quantity, unit, result.treatment, result.sessions, result.rater,
+             result.variant, protocol, split, group, summary.n, fmt(None if summary.too_few else summary.mean),
              fmt(summary.sd), fmt(summary.ci_low), fmt(summary.ci_high),
              f"too few patients (under {result.min_n})" if summary.too_few else "", source]
         )  # fmt: skip
