@@ -291,7 +291,7 @@ def test_two_runs_at_the_same_moment_send_each_reminder_once(personas: Personas,
     """Two `send_reminders` in two threads with two PostgreSQL connections, released together."""
     for n in range(5):
         book(personas, make_patient(personas.clinic_a, email=f"p{n}@example.test", phone="+43 1 555 0100"),
-             soon(5 + n))  # fmt: skip
+             soon(5 + n), treatment=30)  # fmt: skip
     ReminderSettings.objects.create(clinic=personas.clinic_a, by_sms=True)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []

@@ -160,10 +160,10 @@ def test_the_today_list_runs_the_same_queries_whatever_the_number_of_appointment
 
     client = signed_in("front_desk")
     today = timezone.localdate(timezone=__import__("zoneinfo").ZoneInfo(clinic.timezone))
-    appointment_at(personas, 8, day=today)
+    appointment_at(personas, 8, day=today, treatment=30)
     one = _queries(client, "/calendar/today/")
     for hour in range(9, 17):
-        appointment_at(personas, hour, day=today, clinician=personas.nurse if hour % 2 else personas.physician)
+        appointment_at(personas, hour, day=today, treatment=30)  # 55 minutes: one an hour, back to back
     assert one == 5  # signing in 3 (no second factor at the desk), appointments 1, confirmations 1
     assert _queries(client, "/calendar/today/") == one
 
