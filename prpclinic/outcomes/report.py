@@ -23,6 +23,7 @@ def _photo_uri(photo: Photo) -> str | None:
     """The photo reduced for print, as a data: URI (the PDF renderer fetches nothing else)."""
     try:
         with default_storage.open(photo.file_name, "rb") as handle, Image.open(handle) as image:
+            image.draft("RGB", (REPORT_PHOTO_SIDE, REPORT_PHOTO_SIDE))  # JPEG: decode at print size, fast
             image = image.convert("RGB")
             image.thumbnail((REPORT_PHOTO_SIDE, REPORT_PHOTO_SIDE))
             out = io.BytesIO()
