@@ -169,3 +169,10 @@ def test_every_page_the_demo_points_to_opens_for_the_physician(demo: str) -> Non
     assert len(paths) >= 7
     for path in paths:
         assert physician.get(path).status_code == 200, path
+
+
+def test_every_role_opens_the_charts_of_the_demo_patients(demo: str) -> None:
+    for handle in ("admin", "physician", "nurse", "frontdesk"):
+        client = client_for(handle)
+        for mrn in ("L000001", "L000002", "L000003", "L000004", "L000005"):
+            assert client.get(f"/patients/{patient(mrn).pk}/").status_code == 200, (handle, mrn)

@@ -72,9 +72,9 @@ def staff_request(user: User, clinic: Clinic) -> HttpRequest:
     """A request as the views build it (user, clinic, membership), so the services check roles and audit."""
     request = RequestFactory().post("/")
     request.user = user
-    request.clinic = clinic  # type: ignore[attr-defined]
-    request.membership = Membership.objects.get(user=user, clinic=clinic)  # type: ignore[attr-defined]
-    request.session = {}  # type: ignore[assignment]
+    request.clinic = clinic
+    request.membership = Membership.objects.get(user=user, clinic=clinic)
+    request.session = {}
     return request
 
 
