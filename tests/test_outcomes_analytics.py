@@ -254,7 +254,11 @@ def test_the_csv_export_has_every_protocol_and_split_and_is_audited(
     assert rows[0]["note"] == "too few patients (under 5)" and rows[0]["mean"] == ""
     assert (rows[0]["quantity"], rows[0]["unit"]) == ("change from baseline", "hairs/cm²")
     assert rows[1]["source"].startswith("DEPA") and "[U]" in rows[1]["source"]
-    assert AuditEvent.objects.filter(action="outcome.analytics.export").count() == 1
+    event = AuditEvent.objects.get(action="outcome.analytics.export")
+    assert event.changes == {
+        "scale": "hair_density", "treatment": "prp_scalp", "sessions": 3, "rater": "clinician", "variant": "",
+        "dose_cutoffs": "1, 3, 5",
+    }  # fmt: skip
     assert signed_in("nurse").get("/outcomes/analytics/").status_code == 403
 
 

@@ -321,6 +321,18 @@ def _analysis(request: HttpRequest) -> tuple[AnalyticsForm, analytics.Analysis |
     return form, result
 
 
+def _analysis_terms(result: analytics.Analysis) -> dict[str, object]:
+    """What the audit trail keeps of an analysis: enough to run it again."""
+    return {
+        "scale": result.scale.code,
+        "treatment": result.treatment,
+        "sessions": result.sessions,
+        "rater": result.rater,
+        "variant": result.variant,
+        "dose_cutoffs": result.dose_cutoffs_text,
+    }
+
+
 @clinic_view("outcome.analytics")
 @require_http_methods(["GET"])
 def outcome_analytics(request: HttpRequest) -> HttpResponse:
@@ -332,7 +344,7 @@ def outcome_analytics(request: HttpRequest) -> HttpResponse:
             action="outcome.analytics.view",
             request=request,
             object_type="outcomes.analytics",
-            changes={"scale": result.scale.code, "treatment": result.treatment, "sessions": result.sessions},
+            changes=_analysis_terms(result),
         )
     return render(
         request,
@@ -383,7 +395,7 @@ def outcome_analytics_csv(request: HttpRequest) -> HttpResponse:
         action="outcome.analytics.export",
         request=request,
         object_type="outcomes.analytics",
-        changes={"scale": result.scale.code, "treatment": result.treatment, "sessions": result.sessions},
+        changes=_analysis_terms(result),
     )
     return response
 
