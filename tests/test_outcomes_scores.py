@@ -286,3 +286,12 @@ def test_the_timeline_lists_photo_days_and_scores_newest_first(personas: Persona
         and items[0]["url"] == f"/outcomes/patients/{patient.pk}/progress/"
     )
     assert timeline_items(clinic_id=personas.clinic_b.pk, patient_id=patient.pk) == []
+
+
+def test_no_new_score_for_a_deactivated_patient(personas: Personas, signed_in: Any) -> None:
+    patient = make_patient(personas.clinic_a)
+    patient.is_active = False
+    patient.save()
+    response = record(signed_in("nurse"), patient, "hair_density", value="150")
+    assert response.status_code == 400 and "record is deactivated" in response.content.decode()
+    assert Score.objects.count() == 0

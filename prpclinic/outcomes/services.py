@@ -259,6 +259,8 @@ def score_record(
         raise ValidationError({"recorded_on": "The date cannot be in the future."})
     with transaction.atomic():
         patient = _patient(request, patient_id)
+        if not patient.is_active:
+            raise ValidationError("This patient's record is deactivated.")
         visit = _visit(request, patient, visit_id)
         session_number = _session_of(visit, session_number)
         score = Score(
