@@ -99,7 +99,8 @@ def placeholders(personas: Any, patient: Any) -> dict[str, int]:
     clinic = personas.clinic_a
     future = dt.date.today() + dt.timedelta(days=(7 - dt.date.today().weekday()) + 7)  # a Monday 1-2 weeks ahead
     booked = make_appointment(personas, patient, schedule, starts_at=at(future, 10))
-    plan = make_plan(personas, patient, start=future + dt.timedelta(days=1), sessions=2)
+    # Mesotherapy: the treatments matrix books a scalp plan for the same patient, one active plan per kind.
+    plan = make_plan(personas, patient, kind="mesotherapy", start=future + dt.timedelta(days=1), sessions=2)
     hours = WorkingHours.objects.filter(clinic=clinic, user=personas.nurse).first()
     absence = Absence.objects.create(
         clinic=clinic, user=personas.nurse, starts_at=at(future, 12), ends_at=at(future, 13), reason="Training"
