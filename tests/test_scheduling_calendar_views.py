@@ -268,3 +268,44 @@ def test_another_clinics_appointment_cannot_be_moved_or_checked_in(
     assert "Greta Huber" not in html
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.BOOKED and appointment.starts_at == local(clinic, DAY, 10)
+
+
+@pytest.mark.postgres
+def test_a_day_of_a_clinic_with_years_of_appointments_is_read_through_an_index(clinic: Any, personas: Personas) -> None:
+    """Three years of a busy clinic: the day's appointments come by an index range, never a table scan."""
+    from prpclinic.scheduling import selectors
+    from prpclinic.scheduling.calendar_layout import day_bounds
+
+    patient = make_patient(clinic)
+    room_1, room_2 = make_room(clinic, "Room 1"), make_room(clinic, "Room 2")
+    rows = []
+    for day in range(3 * 365):
+        date = DAY - dt.timedelta(days=day)
+        for hour in (9, 11, 13, 15):
+            for clinician, room in ((personas.physician, room_1), (personas.nurse, room_2)):
+                start = local(clinic, date, hour)
+                rows.append(
+                    Appointment(
+                        clinic=clinic,
+                        patient=patient,
+                        treatment="prp_scalp",
+                        clinician=clinician,
+                        room=room,
+                        starts_at=start,
+                        ends_at=start + dt.timedelta(minutes=70),
+                        prep_minutes=10,
+                        spin_minutes=15,
+                        treatment_minutes=45,
+                        status=AppointmentStatus.COMPLETED,
+                        created_by=clinician,
+                    )
+                )
+    Appointment.objects.bulk_create(rows, batch_size=2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE scheduling_appointment")
+    start, end = day_bounds(DAY, __import__("zoneinfo").ZoneInfo(clinic.timezone))
+    query = selectors.appointments_between(clinic_id=clinic.pk, start=start, end=end)
+    plan = query.explain()
+    assert "Seq Scan on scheduling_appointment" not in plan, plan
+    assert "appt_clinic_start" in plan, plan  # the (clinic, starts_at) index
+    assert len(list(query)) == 8
