@@ -16,6 +16,7 @@ from prpclinic.aftercare import selectors
 from prpclinic.consents import selectors as consents_selectors
 from prpclinic.intake import selectors as intake_selectors
 from prpclinic.outcomes import selectors as outcomes_selectors
+from prpclinic.scheduling import selectors as scheduling_selectors
 from prpclinic.treatments import selectors as treatments_selectors
 from prpclinic.visits import selectors as visits_selectors
 
@@ -28,6 +29,7 @@ PROVIDERS: tuple[Provider, ...] = (
     consents_selectors.timeline_items,
     visits_selectors.timeline_items,
     outcomes_selectors.timeline_items,
+    scheduling_selectors.timeline_items,
 )
 CHART_LIMIT = 50
 ALL_LIMIT = 500

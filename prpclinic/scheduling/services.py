@@ -465,7 +465,12 @@ def appointment_start_treatment(*, request: HttpRequest, appointment_id: int) ->
         refusal = transitions.refusal(appointment.status, AppointmentStatus.IN_TREATMENT)
         if refusal:
             raise ValidationError(refusal)
-        visit = visit_start(request=request, patient_id=appointment.patient_id, treatment=appointment.treatment)
+        visit = visit_start(
+            request=request,
+            patient_id=appointment.patient_id,
+            treatment=appointment.treatment,
+            plan_session_id=appointment.plan_session_id,
+        )
         appointment.visit = visit
         _transition(request, appointment, AppointmentStatus.IN_TREATMENT)
     return appointment

@@ -307,12 +307,15 @@ def plan_stop(*, request: HttpRequest, plan_id: int, reason: str) -> TreatmentPl
     return plan
 
 
-def plan_session_for_visit(*, visit: Visit, request: HttpRequest | None = None) -> PlannedSession | None:
+def plan_session_for_visit(
+    *, visit: Visit, request: HttpRequest | None = None, session_id: int | None = None
+) -> PlannedSession | None:
     """Link ``visit`` to the next open session of the patient's active plan of the same treatment.
 
     For the charting app: call it when a visit starts (or completes). Idempotent: a visit already
     linked returns its session. None when the patient has no active plan of this treatment or
-    every session is linked. A cancelled visit is not linked. Side effects: ``PlannedSession.visit``;
+    every session is linked. ``session_id`` (an appointment booked for that session) picks that
+    session when it is still open in the plan. A cancelled visit is not linked. Side effects: ``PlannedSession.visit``;
     audits ``plan.session_link``; when every live session is linked to a completed visit, the plan
     becomes ``completed``.
     """
@@ -333,13 +336,12 @@ def plan_session_for_visit(*, visit: Visit, request: HttpRequest | None = None) 
         )
         if plan is None:
             return None
-        session = (
-            PlannedSession.objects.filter(
-                clinic_id=visit.clinic_id, plan=plan, status=SessionStatus.PLANNED, visit__isnull=True
-            )
-            .order_by("number")
-            .first()
+        open_sessions = PlannedSession.objects.filter(
+            clinic_id=visit.clinic_id, plan=plan, status=SessionStatus.PLANNED, visit__isnull=True
         )
+        # The session an appointment was booked for, if still open; otherwise the next in order.
+        chosen = open_sessions.filter(pk=session_id).first() if session_id else None
+        session = chosen or open_sessions.order_by("number").first()
         if session is None:
             return None
         session.visit = visit

@@ -20,13 +20,14 @@ from prpclinic.visits import gates, rules, selectors
 from prpclinic.visits.models import BodyMap, TreatmentKind, Visit, VisitStatus, ZoneEntry
 
 
-def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Visit:
+def visit_start(*, request: HttpRequest, patient_id: int, treatment: str, plan_session_id: int | None = None) -> Visit:
     """Open a visit for an active patient, with the signed-in clinician, under the current protocol. Audited.
 
     Refused while the patient's screening or consent for this treatment does not allow it
     (``visits.gates``): the visit row is never created, so nothing downstream can begin.
     Side effects: the visit row; audit ``visit.start``; the next open session of the patient's
-    active plan of this treatment is linked to the visit (``plan.session_link``).
+    active plan of this treatment (or ``plan_session_id``, the session an appointment was booked
+    for) is linked to the visit (``plan.session_link``).
     """
     access.require(request, "visit.start")
     with transaction.atomic():
@@ -50,7 +51,7 @@ def visit_start(*, request: HttpRequest, patient_id: int, treatment: str) -> Vis
             changes={"treatment": treatment, "protocol": protocol.pk, "protocol_version": protocol.version},
         )
         # The visit takes the next open session of the patient's series, so the plan shows "session 2 of 4".
-        plan_session_for_visit(visit=visit, request=request)
+        plan_session_for_visit(visit=visit, request=request, session_id=plan_session_id)
     return visit
 
 

@@ -411,7 +411,7 @@ class Command(BaseCommand):
         from prpclinic.visits.services import visit_complete, zone_chart
 
         nurse = self._as("nurse", clinic)
-        self._sign(nurse, patient, "photography", photo_uses=("clinical_record", "shared_with_patient"))
+        self._sign(nurse, patient, "photography", photo_uses=("clinical_record", "share_with_patient"))
         days_ago, value = HAIR_DENSITY[0]
         score_record(
             request=nurse, patient_id=patient.pk, scale_code="hair_density", value=value, site="Vertex",
