@@ -35,3 +35,21 @@ def test_started_and_completed_visits_fill_the_series_until_the_plan_completes(
         assert ("session 1 of 2" if number == 1 else "series complete (2 of 2)") in page
 
     assert TreatmentPlan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED
+
+
+def test_a_visit_started_for_a_booked_session_takes_that_session_not_the_first_open_one(
+    personas: Personas,
+) -> None:
+    from prpclinic.visits.services import visit_start
+
+    clinic = personas.clinic_a
+    nurse = clinic_request(personas.nurse, clinic)
+    patient = make_patient(clinic)
+    ready_for_visit(clinic=clinic, patient=patient, treatment="prp_scalp", by=personas.nurse)
+    plan = plan_create(request=nurse, patient_id=patient.pk, kind="prp_scalp", start_date=dt.date.today(), sessions=3)
+    second = plan.sessions.get(number=2)
+
+    visit = visit_start(request=nurse, patient_id=patient.pk, treatment="prp_scalp", plan_session_id=second.pk)
+
+    assert plan.sessions.get(number=2).visit_id == visit.pk
+    assert plan.sessions.get(number=1).visit_id is None
