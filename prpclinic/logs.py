@@ -219,11 +219,14 @@ class TextFormatter(logging.Formatter):
 
 # Password-reset links carry a token in the path: keep the route, drop the secret.
 _RESET_PATH = re.compile(r"^(/account/reset/)[^/]+/[^/]+/")
+# A patient's one-time link and a clinician's calendar feed carry their secret in the path too.
+_PUBLIC_TOKEN_PATH = re.compile(r"^(/r/(?:feed/)?)[A-Za-z0-9_-]+(\.ics$|/)")
 
 
 def loggable_path(path: str) -> str:
     """The path as logged: reset tokens removed, control characters replaced, length bounded."""
     path = _RESET_PATH.sub(r"\1[token]/", path)
+    path = _PUBLIC_TOKEN_PATH.sub(r"\1[token]\2", path)
     path = "".join(ch if ch.isprintable() else "?" for ch in path)
     return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
 

@@ -408,6 +408,12 @@ def test_reset_tokens_and_control_characters_do_not_reach_the_log() -> None:
     assert len(logs.loggable_path("/" + "a" * 1000)) <= logs.MAX_LOGGED_PATH + 3
 
 
+def test_patient_link_and_calendar_feed_tokens_do_not_reach_the_log() -> None:
+    assert logs.loggable_path("/r/Zx9-aB_c0123456789/") == "/r/[token]/"
+    assert logs.loggable_path("/r/Zx9-aB_c0123456789/confirm/") == "/r/[token]/confirm/"
+    assert logs.loggable_path("/r/feed/Zx9-aB_c0123456789.ics") == "/r/feed/[token].ics"
+
+
 class _Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__()

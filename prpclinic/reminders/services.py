@@ -15,8 +15,8 @@ from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
 from prpclinic.reminders.models import FeedToken, LinkOutcome, PatientLink, ReminderSettings
 from prpclinic.reminders.selectors import token_hash
-from prpclinic.scheduling import transitions
 from prpclinic.scheduling.models import Appointment, AppointmentStatus
+from prpclinic.scheduling.services import appointment_cancel_by_patient
 
 SETTINGS_FIELDS = (
     "appointment_reminders",
@@ -144,7 +144,7 @@ def link_answer(*, request: HttpRequest, token: str, action: str) -> PatientLink
         link.used_at, link.outcome = now, action
         link.save(update_fields=["used_at", "outcome"])
         if action == LinkOutcome.CANCELLED:
-            _cancel_by_patient(request, appointment)
+            appointment_cancel_by_patient(request=request, appointment=appointment, reason=PATIENT_CANCEL_REASON)
         else:
             audit_record(
                 action="patient_link.confirm", request=request, clinic=link.clinic, obj=appointment,
@@ -159,25 +159,3 @@ _REFUSALS = {
     "closed": "This appointment can no longer be changed through this link. Please call the clinic.",
     "unknown": "This link is not valid.",
 }
-
-
-def _cancel_by_patient(request: HttpRequest, appointment: Appointment) -> None:
-    """booked -> cancelled, as ``scheduling.services.appointment_cancel`` does it, without a staff member.
-
-    That service checks a staff permission (``schedule.book``) that a patient's link cannot
-    hold, so the same status move is made here from the same transition table, and audited
-    under the same action name.
-    """
-    refusal = transitions.refusal(appointment.status, AppointmentStatus.CANCELLED)
-    if refusal:
-        raise ValidationError(refusal)
-    previous = appointment.status
-    appointment.status = AppointmentStatus.CANCELLED
-    appointment.status_reason = PATIENT_CANCEL_REASON
-    appointment.updated_at = timezone.now()
-    appointment.save(update_fields=["status", "status_reason", "updated_at"])
-    audit_record(
-        action="appointment.cancelled", request=request, clinic=appointment.clinic, obj=appointment,
-        changes={"from": previous, "to": AppointmentStatus.CANCELLED, "reason": PATIENT_CANCEL_REASON,
-                 "via": "patient_link"},
-    )  # fmt: skip

@@ -418,7 +418,9 @@ def _session_label(appointment: Appointment, zone: ZoneInfo) -> str:
     return f"{number} ({local:%a %d %b %Y %H:%M})"
 
 
-def _transition(request: HttpRequest, appointment: Appointment, target: str, reason: str = "") -> None:
+def _transition(
+    request: HttpRequest, appointment: Appointment, target: str, reason: str = "", *, via: str = ""
+) -> None:
     refusal = transitions.refusal(appointment.status, target)
     if refusal:
         raise ValidationError(refusal)
@@ -436,7 +438,11 @@ def _transition(request: HttpRequest, appointment: Appointment, target: str, rea
         changes["reason"] = reason
     if appointment.visit_id:
         changes["visit"] = appointment.visit_id
-    audit_record(action=f"appointment.{target}", request=request, obj=appointment, changes=changes)
+    if via:
+        changes["via"] = via
+    audit_record(
+        action=f"appointment.{target}", request=request, clinic=appointment.clinic, obj=appointment, changes=changes
+    )
 
 
 def appointment_check_in(*, request: HttpRequest, appointment_id: int) -> Appointment:
@@ -503,6 +509,18 @@ def appointment_cancel(*, request: HttpRequest, appointment_id: int, reason: str
     with transaction.atomic():
         appointment = _for_update(request, appointment_id)
         _transition(request, appointment, AppointmentStatus.CANCELLED, reason)
+    return appointment
+
+
+def appointment_cancel_by_patient(*, request: HttpRequest, appointment: Appointment, reason: str) -> Appointment:
+    """The patient cancels through their one-time link: booked or checked in -> cancelled.
+
+    No staff permission applies (the caller has checked the link and locked the appointment
+    row); the same transition table and audit action as ``appointment_cancel``, marked
+    ``via: patient_link``.
+    """
+    with transaction.atomic():
+        _transition(request, appointment, AppointmentStatus.CANCELLED, reason, via="patient_link")
     return appointment
 
 

@@ -225,6 +225,7 @@ class PlannedSession(models.Model):
         indexes = [
             models.Index(fields=["clinic", "plan", "number"], name="session_clinic_plan"),
             models.Index(fields=["clinic", "visit"], name="session_clinic_visit"),
+            models.Index(fields=["clinic", "due_date"], name="session_clinic_due"),
         ]
 
     def __str__(self) -> str:
