@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "prpclinic.outcomes",
     "prpclinic.scheduling",
     "prpclinic.reminders",
+    "prpclinic.fhir",
     "prpclinic.prp",
     "prpclinic.planning",
     "prpclinic.ops",

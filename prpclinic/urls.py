@@ -33,6 +33,9 @@ urlpatterns = [
     path("schedule/", include("prpclinic.scheduling.urls")),
     path("calendar/", include("prpclinic.scheduling.calendar_urls")),
     path("reminders/", include("prpclinic.reminders.urls")),
+    # FHIR R4 for other systems (bearer tokens, no session) and the staff pages that manage it.
+    path("fhir/R4/", include("prpclinic.fhir.urls")),
+    path("interop/", include("prpclinic.fhir.staff_urls")),
     # Public, token-guarded: a patient's confirm/cancel link and a clinician's iCalendar feed.
     path("r/", include("prpclinic.reminders.public_urls")),
     # Public pages for patients (no login): treatment information and the pre-visit questionnaire.

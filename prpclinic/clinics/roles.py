@@ -87,6 +87,16 @@ PERMISSIONS: dict[str, tuple[str, frozenset[Role]]] = {
     ),
     "schedule.feed": ("Have a private calendar feed of one's own appointments; revoke it.", EVERYONE),
     "reminders.manage": ("Set when reminders go out and read the reminder log.", frozenset({ADMIN})),
+    "fhir.tokens": (
+        "Issue and revoke FHIR access tokens for staff and other systems; read their use.",
+        frozenset({ADMIN}),
+    ),
+    "patient.export": (
+        "Export one patient's whole record (FHIR Bundle with photos and signed PDFs).",
+        frozenset({ADMIN, PHYSICIAN}),
+    ),
+    "data.export": ("Start and download a bulk FHIR export of the clinic.", frozenset({ADMIN})),
+    "data.import": ("Import patients and appointments from another system (FHIR Bundle or CSV).", frozenset({ADMIN})),
     "outcome.view": ("See a patient's photos, scale scores and progress charts.", frozenset({ADMIN, PHYSICIAN, NURSE})),
     "outcome.record": ("Take or upload photos and record scale scores.", frozenset({PHYSICIAN, NURSE})),
     "outcome.analytics": (
