@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import include, path
 
-urlpatterns: list[URLPattern] = []
+# /interop/: staff pages for FHIR tokens, exports and imports.
+urlpatterns = [
+    path("", include("prpclinic.fhir.token_urls")),
+    path("import/", include("prpclinic.fhir.import_urls")),
+]

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import include, path
 
-urlpatterns: list[URLPattern] = []
+# /fhir/R4/: bulk export ($export and its status/files) first, then read, search and metadata.
+urlpatterns = [
+    path("", include("prpclinic.fhir.bulk_urls")),
+    path("", include("prpclinic.fhir.server_urls")),
+]

@@ -1,0 +1,1 @@
+"""FHIR resource builders, one module per area; each registers its types in ``prpclinic.fhir.registry``."""
