@@ -1,0 +1,1 @@
+"""Administrative FHIR resources: Patient, Appointment, Consent, QuestionnaireResponse, CarePlan, Provenance."""
