@@ -1,0 +1,658 @@
+"""FHIR resources of the PRP chain and the clinical record (issue #8, clinical half).
+
+Mappings (docs/fhir-clinical.md has the full table):
+- Specimen: ``prp.BloodDraw``; the whole-blood lab values are contained Observations pointing at it.
+- BiologicallyDerivedProduct: ``prp.Product`` (the PRP); its whole blood is a contained BDP named in ``parent``, its
+  spins are ``processing`` steps and contained centrifugation Procedures, its lab values contained Observations.
+- Procedure: ``visits.Visit`` with its current ``ZoneEntry`` rows; the PRP given is linked by the
+  ``prp-product`` extension (R4 has no Procedure -> BiologicallyDerivedProduct reference).
+- Observation: ``outcomes.Score`` (current scores), one local concept per scale.
+- Media: ``outcomes.Photo`` (active photos), metadata and the URL of the permission-checked staff view.
+- Device: ``prp.Centrifuge``. MedicationAdministration: mesotherapy ``ZoneEntry`` rows with a cocktail.
+
+The registry serves one table per type (ids are primary keys), which is why the whole blood, the spins and the lab
+values travel as contained resources of the row they belong to.
+
+The autologous rule: the product's ``collection.source`` is the patient the procedure was done on. The builders raise
+:class:`AutologousRuleViolation` rather than serve a record that breaks it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
+from fhir.resources.R4B.biologicallyderivedproduct import BiologicallyDerivedProduct
+from fhir.resources.R4B.device import Device
+from fhir.resources.R4B.media import Media
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.procedure import Procedure
+from fhir.resources.R4B.specimen import Specimen
+
+from prpclinic.fhir.registry import (
+    BuildContext,
+    Include,
+    ResourceDef,
+    SearchError,
+    SearchParam,
+    display_reference,
+    reference,
+    register,
+)
+from prpclinic.fhir.resources import clinical_codes as codes
+from prpclinic.outcomes.models import Photo, PhotoArea, PhotoStatus, Score, ScoreStatus
+from prpclinic.outcomes.scales import NUMERIC, SCALES
+from prpclinic.prp.models import PRODUCT_PREFIX, Application, BloodDraw, Centrifuge, Product, ProductStatus
+from prpclinic.visits.models import BodyMap, Visit, VisitStatus, ZoneEntry
+
+PRODUCT_SYSTEM = "urn:prpclinic:product"
+LOT_SYSTEM = "urn:prpclinic:lot"
+MEDIA_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/media-type"
+OBSERVATION_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+
+class AutologousRuleViolation(ValueError):
+    """A product would be served as given to (or collected from) someone other than its donor."""
+
+
+# --- small helpers --------------------------------------------------------------------------------------------------
+
+
+def _local(code: str, display: str) -> dict[str, str]:
+    return {"system": codes.SYSTEM, "code": code, "display": display}
+
+
+def _coding(system: str, pair: tuple[str, str]) -> dict[str, str]:
+    return {"system": system, "code": pair[0], "display": pair[1]}
+
+
+def _concept(*codings: dict[str, str], text: str | None = None) -> dict[str, Any]:
+    concept: dict[str, Any] = {"coding": list(codings)}
+    if text:
+        concept["text"] = text
+    return concept
+
+
+def _ucum(value: Decimal | int, unit: str, code: str | None = None) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "system": codes.UCUM, "code": code or unit}
+
+
+def _person(user: Any) -> dict[str, str] | None:
+    # Staff are not served as Practitioner resources: a display-only reference carries the name.
+    if user is None:
+        return None
+    return display_reference(user.full_name or "Staff member")
+
+
+def _product_identifier(product: Product) -> dict[str, str]:
+    return {"system": PRODUCT_SYSTEM, "value": product.barcode}
+
+
+def _lot_extension(kind: str, lot: Any) -> dict[str, Any]:
+    return {
+        "url": codes.CONSUMABLE_LOT_EXTENSION,
+        "valueIdentifier": {"system": f"{LOT_SYSTEM}:{kind}", "value": lot.lot_number},
+    }
+
+
+def _volume_extension(volume_ml: Decimal) -> dict[str, Any]:
+    return {"url": codes.VOLUME_EXTENSION, "valueQuantity": _ucum(volume_ml, "mL")}
+
+
+def _product_code_filter(queryset: QuerySet, value: str, ctx: BuildContext, path: str = "code") -> QuerySet:
+    """``identifier=[urn:prpclinic:product|]PRP-XXXX``: the product code without its printed prefix."""
+    system, _, code = value.rpartition("|")
+    if system and system != PRODUCT_SYSTEM:
+        return queryset.none()
+    code = code.strip().upper()
+    if code.startswith(PRODUCT_PREFIX):
+        code = code[len(PRODUCT_PREFIX) :]
+    if not code:
+        raise SearchError("identifier needs a product code")
+    return queryset.filter(**{path: code})
+
+
+def _try_product(draw: BloodDraw) -> Product | None:
+    try:
+        return draw.product
+    except Product.DoesNotExist:
+        return None
+
+
+def check_autologous(*, product: Product, patient_id: int) -> None:
+    """The product's donor (its draw's patient and its own patient) must be ``patient_id``."""
+    donors = {product.patient_id, product.draw.patient_id}
+    if donors != {patient_id}:
+        raise AutologousRuleViolation(
+            f"product {product.pk} was collected from patient {sorted(donors)} but is linked to patient {patient_id}"
+        )
+
+
+# --- Specimen: the blood draw ---------------------------------------------------------------------------------------
+
+
+def _lab_observation(
+    local_id: str, code: dict[str, str], value: dict[str, Any], *, patient_id: int, when: dt.datetime, focus: str
+) -> dict[str, Any]:
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": local_id,
+        "status": "final",
+        "category": [_concept({"system": OBSERVATION_CATEGORY_SYSTEM, "code": "laboratory", "display": "Laboratory"})],
+        "code": _concept(code),
+        "subject": reference("Patient", patient_id),
+        "effectiveDateTime": when,
+        "valueQuantity": value,
+    }
+    # A contained resource must point back at its container ("#"): the Specimen, or the product as focus.
+    observation[focus] = {"reference": "#"} if focus == "specimen" else [{"reference": "#"}]
+    return observation
+
+
+def draw_observations(draw: BloodDraw) -> list[dict[str, Any]]:
+    """Whole-blood values measured on the draw: platelets with LOINC 777-3, the others with local codes."""
+    found: list[dict[str, Any]] = []
+    common = {"patient_id": draw.patient_id, "when": draw.drawn_at, "focus": "specimen"}
+    if draw.platelets_k_per_ul is not None:
+        loinc = _coding(codes.LOINC, codes.LOINC_PLATELETS_BLOOD)
+        found.append(_lab_observation("plt", loinc, _ucum(draw.platelets_k_per_ul, codes.UNIT_K_PER_UL), **common))
+    if draw.hematocrit_pct is not None:
+        found.append(
+            _lab_observation("hct", _local(*codes.LAB_CODES["hematocrit"]), _ucum(draw.hematocrit_pct, "%"), **common)
+        )
+    if draw.wbc_k_per_ul is not None:
+        found.append(
+            _lab_observation(
+                "wbc", _local(*codes.LAB_CODES["wbc_blood"]), _ucum(draw.wbc_k_per_ul, codes.UNIT_K_PER_UL), **common
+            )
+        )
+    return found
+
+
+def build_specimen(draw: BloodDraw, ctx: BuildContext) -> Specimen:
+    product = _try_product(draw)
+    if product is not None and product.patient_id != draw.patient_id:
+        raise AutologousRuleViolation(f"draw {draw.pk} and its product {product.pk} name different patients")
+    used_up = product is not None and product.status in (ProductStatus.APPLIED, ProductStatus.DISCARDED)
+    container: dict[str, Any] = {
+        "description": draw.tube_lot.product_name,
+        "capacity": _ucum(draw.tube_lot.tube_capacity_ml, "mL"),
+        "additiveCodeableConcept": {"text": draw.get_anticoagulant_display()},
+        "extension": [_lot_extension("tube", draw.tube_lot)],
+    }
+    extensions = [_lot_extension("kit", draw.kit_lot)] if draw.kit_lot_id else []
+    data: dict[str, Any] = {
+        "id": str(draw.pk),
+        "status": "unavailable" if used_up else "available",
+        "type": _concept(_coding(codes.SNOMED, codes.SNOMED_VENOUS_BLOOD)),
+        "subject": reference("Patient", draw.patient_id),
+        "collection": {
+            "collector": _person(draw.drawn_by),
+            "collectedDateTime": draw.drawn_at,
+            "quantity": _ucum(draw.volume_ml, "mL"),
+            "method": _concept(_coding(codes.SNOMED, codes.SNOMED_VENIPUNCTURE)),
+            "bodySite": {"text": draw.get_site_display()},
+        },
+        "container": [container],
+        "note": [{"text": f"{draw.tube_count} tube(s)"}],
+    }
+    if product is not None:
+        data["identifier"] = [_product_identifier(product)]
+    if extensions:
+        data["extension"] = extensions
+    contained = draw_observations(draw)
+    if contained:
+        data["contained"] = contained
+    return Specimen.model_validate(data)
+
+
+def specimen_queryset(clinic_id: int) -> QuerySet:
+    return (
+        BloodDraw.objects.filter(clinic_id=clinic_id)
+        .select_related("drawn_by", "tube_lot", "kit_lot", "product")
+        .order_by("-drawn_at", "-pk")
+    )
+
+
+# --- BiologicallyDerivedProduct: the PRP with its whole blood ---------------------------------------------------------
+
+_UNAVAILABLE = {ProductStatus.APPLIED, ProductStatus.DISCARDED, ProductStatus.QUARANTINED}
+
+
+def _spin_procedure(spin: Any, patient_id: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Procedure",
+        "id": f"spin{spin.number}",
+        "extension": [{"url": codes.PRP_PRODUCT_EXTENSION, "valueReference": {"reference": "#"}}],
+        "status": "completed",
+        "code": _concept(_local(*codes.CENTRIFUGATION)),
+        "subject": reference("Patient", patient_id),
+        "performedPeriod": {"start": spin.started_at, "end": spin.ends_at},
+        "performer": [{"actor": _person(spin.started_by)}],
+        "usedReference": [reference("Device", spin.centrifuge_id)],
+        "note": [{"text": _spin_text(spin)}],
+    }
+
+
+def _spin_text(spin: Any) -> str:
+    return f"Spin {spin.number}: {spin.rcf} x g ({spin.rpm} RPM) for {spin.minutes} min at {spin.temperature_c} °C"
+
+
+def product_observations(product: Product) -> list[dict[str, Any]]:
+    when = product.prepared_at or product.created_at
+    common = {"patient_id": product.patient_id, "when": when, "focus": "focus"}
+    values = (
+        ("prp-plt", "prp_platelets", product.platelets_k_per_ul, codes.UNIT_K_PER_UL),
+        ("prp-wbc", "prp_wbc", product.wbc_k_per_ul, codes.UNIT_K_PER_UL),
+        ("prp-rbc", "prp_rbc", product.rbc_m_per_ul, codes.UNIT_M_PER_UL),
+    )
+    return [
+        _lab_observation(local_id, _local(*codes.LAB_CODES[key]), _ucum(value, unit), **common)
+        for local_id, key, value, unit in values
+        if value is not None
+    ]
+
+
+def build_product(product: Product, ctx: BuildContext) -> BiologicallyDerivedProduct:
+    draw = product.draw
+    check_autologous(product=product, patient_id=product.patient_id)
+    source = reference("Patient", product.patient_id)
+    whole_blood: dict[str, Any] = {
+        "resourceType": "BiologicallyDerivedProduct",
+        "id": "wb",
+        "extension": [_volume_extension(draw.volume_ml)],
+        "productCategory": "fluid",
+        "productCode": _concept(_local(*codes.PRODUCT_CODES["whole_blood"]), text=draw.get_anticoagulant_display()),
+        "status": "unavailable",  # it became this product
+        "quantity": draw.tube_count,
+        "collection": {"collector": _person(draw.drawn_by), "source": source, "collectedDateTime": draw.drawn_at},
+    }
+    spins = sorted(product.spins.all(), key=lambda spin: spin.number)
+    data: dict[str, Any] = {
+        "id": str(product.pk),
+        "identifier": [_product_identifier(product)],
+        "productCategory": "fluid",
+        "productCode": _concept(_local(*codes.PRODUCT_CODES["prp"])),
+        "status": "unavailable" if product.status in _UNAVAILABLE else "available",
+        "quantity": 1,
+        "parent": [{"reference": "#wb"}],
+        "collection": {"collector": _person(draw.drawn_by), "source": source, "collectedDateTime": draw.drawn_at},
+        "processing": [
+            {
+                "description": _spin_text(spin),
+                "procedure": _concept(_local(*codes.CENTRIFUGATION)),
+                "timePeriod": {"start": spin.started_at, "end": spin.ends_at},
+            }
+            for spin in spins
+        ],
+        "contained": [whole_blood]
+        + [_spin_procedure(spin, product.patient_id) for spin in spins]
+        + product_observations(product),
+    }
+    if product.volume_ml is not None:
+        data["extension"] = [_volume_extension(product.volume_ml)]
+    if product.activation != "none":
+        data["manipulation"] = {"description": f"Activated: {product.get_activation_display()}"}
+    if product.expires_at is not None:
+        data["storage"] = [{"description": "Use before this time", "duration": {"end": product.expires_at}}]
+    if not data["processing"]:
+        del data["processing"]
+    return BiologicallyDerivedProduct.model_validate(data)
+
+
+def product_queryset(clinic_id: int) -> QuerySet:
+    return (
+        Product.objects.filter(clinic_id=clinic_id)
+        .select_related("draw__drawn_by")
+        .prefetch_related("spins__started_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- Procedure: the treatment done at a visit ------------------------------------------------------------------------
+
+_PROCEDURE_STATUS = {
+    VisitStatus.OPEN: "in-progress",
+    VisitStatus.COMPLETED: "completed",
+    VisitStatus.CANCELLED: "not-done",
+}
+
+
+def _zone_site(entry: ZoneEntry) -> dict[str, Any]:
+    return _concept(_local(codes.zone_code(entry.zone), entry.zone_label), text=entry.zone_label)
+
+
+def build_procedure(visit: Visit, ctx: BuildContext) -> Procedure:
+    entries = [entry for entry in visit.zone_entries.all() if entry.is_current]
+    sites: list[dict[str, Any]] = []
+    if any(entry.map == BodyMap.SCALP for entry in entries):
+        sites.append(_concept(_coding(codes.SNOMED, codes.SNOMED_SCALP)))
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.zone not in seen:
+            seen.add(entry.zone)
+            sites.append(_zone_site(entry))
+    extensions = []
+    for application in visit.prp_applications.all():
+        check_autologous(product=application.product, patient_id=visit.patient_id)
+        if application.patient_id != visit.patient_id:
+            raise AutologousRuleViolation(f"application {application.pk} names another patient than its visit")
+        extensions.append(
+            {
+                "url": codes.PRP_PRODUCT_EXTENSION,
+                "valueReference": reference("BiologicallyDerivedProduct", application.product_id),
+            }
+        )
+    code, display = codes.PROCEDURE_CODES[visit.treatment]
+    performed: dict[str, Any] = {"start": visit.started_at}
+    if visit.completed_at:
+        performed["end"] = visit.completed_at
+    devices = sorted({entry.device_label for entry in entries if entry.device_label})
+    data: dict[str, Any] = {
+        "id": str(visit.pk),
+        "status": _PROCEDURE_STATUS[visit.status],
+        "code": _concept(_local(code, display), text=visit.get_treatment_display()),
+        "subject": reference("Patient", visit.patient_id),
+        "performedPeriod": performed,
+        "performer": [{"actor": _person(visit.clinician)}],
+    }
+    if extensions:
+        data["extension"] = extensions
+    if sites:
+        data["bodySite"] = sites
+    if devices:
+        data["usedCode"] = [{"text": label} for label in devices]
+    return Procedure.model_validate(data)
+
+
+def procedure_queryset(clinic_id: int) -> QuerySet:
+    return (
+        Visit.objects.filter(clinic_id=clinic_id)
+        .select_related("clinician")
+        .prefetch_related(
+            Prefetch("zone_entries", queryset=ZoneEntry.objects.filter(is_current=True).order_by("entered_at", "id")),
+            Prefetch("prp_applications", queryset=Application.objects.select_related("product__draw")),
+        )
+        .order_by("-started_at", "-pk")
+    )
+
+
+# --- Observation: outcome scores -------------------------------------------------------------------------------------
+
+
+def build_observation(score: Score, ctx: BuildContext) -> Observation:
+    scale = SCALES.get(score.scale)
+    name = scale.name if scale else score.scale
+    category = "survey" if score.rater == "patient" else "exam"
+    data: dict[str, Any] = {
+        "id": str(score.pk),
+        "status": "corrected" if score.corrects_id else "final",
+        "category": [_concept({"system": OBSERVATION_CATEGORY_SYSTEM, "code": category})],
+        "code": _concept(_local(codes.scale_code(score.scale), name), text=name),
+        "subject": reference("Patient", score.patient_id),
+        "effectiveDateTime": score.recorded_on,
+        "issued": score.recorded_at,
+        "performer": [_person(score.recorded_by)],
+    }
+    if scale is not None and scale.kind == NUMERIC and score.value is not None:
+        data["valueQuantity"] = {"value": score.value, "unit": scale.unit}
+    elif score.level:
+        level = scale.level(score.level, score.variant) if scale else None
+        data["valueCodeableConcept"] = {"text": level.label if level else score.level}
+    else:
+        data["dataAbsentReason"] = {"text": "No value recorded"}
+    if score.variant and scale is not None and (variant := scale.variant(score.variant)) is not None:
+        data["method"] = {"text": variant.label or variant.code}
+    if score.site:
+        data["bodySite"] = {"text": score.site}
+    if score.area_cm2 is not None:
+        data["component"] = [
+            {"code": _concept(_local(*codes.TARGET_AREA)), "valueQuantity": _ucum(score.area_cm2, "cm²", "cm2")}
+        ]
+    return Observation.model_validate(data)
+
+
+def observation_queryset(clinic_id: int) -> QuerySet:
+    return (
+        Score.objects.filter(clinic_id=clinic_id, status=ScoreStatus.CURRENT)
+        .select_related("recorded_by")
+        .order_by("-recorded_on", "-pk")
+    )
+
+
+def _scale_filter(queryset: QuerySet, value: str, ctx: BuildContext) -> QuerySet:
+    system, _, code = value.rpartition("|")
+    if system and system != codes.SYSTEM:
+        return queryset.none()
+    prefix = codes.scale_code("")
+    return queryset.filter(scale=code.removeprefix(prefix)) if code.startswith(prefix) else queryset.none()
+
+
+# --- Media: outcome photos --------------------------------------------------------------------------------------------
+
+
+def photo_url(photo: Photo, ctx: BuildContext) -> str:
+    """The staff view that streams the photo (login and permission checked, ``Cache-Control: no-store``)."""
+    parts = urlsplit(ctx.base_url)
+    path = reverse("outcome_photo_file", kwargs={"photo_id": photo.pk, "size": "full"})
+    return f"{parts.scheme}://{parts.netloc}{path}" if parts.netloc else path
+
+
+def build_media(photo: Photo, ctx: BuildContext) -> Media:
+    if photo.area == PhotoArea.SCALP:
+        site = _concept(_coding(codes.SNOMED, codes.SNOMED_SCALP))
+    else:
+        site = _concept(_local(*codes.AREA_FACE))
+    data: dict[str, Any] = {
+        "id": str(photo.pk),
+        "status": "completed",
+        "type": _concept({"system": MEDIA_TYPE_SYSTEM, "code": "image", "display": "Image"}),
+        "view": _concept(_local(codes.view_code(photo.view), photo.get_view_display())),
+        "subject": reference("Patient", photo.patient_id),
+        "createdDateTime": photo.taken_at,
+        "issued": photo.uploaded_at,
+        "operator": _person(photo.uploaded_by),
+        "bodySite": site,
+        "width": photo.width,
+        "height": photo.height,
+        "content": {
+            "contentType": photo.content_type,
+            "url": photo_url(photo, ctx),
+            "size": photo.byte_size,
+            "title": photo.label,
+            "creation": photo.taken_at,
+        },
+    }
+    return Media.model_validate(data)
+
+
+def media_queryset(clinic_id: int) -> QuerySet:
+    return (
+        Photo.objects.filter(clinic_id=clinic_id, status=PhotoStatus.ACTIVE)
+        .select_related("uploaded_by")
+        .order_by("-taken_at", "-pk")
+    )
+
+
+# --- Device: centrifuges ----------------------------------------------------------------------------------------------
+
+
+def build_device(centrifuge: Centrifuge, ctx: BuildContext) -> Device:
+    data: dict[str, Any] = {
+        "id": str(centrifuge.pk),
+        "status": "active" if centrifuge.in_service else "inactive",
+        "manufacturer": centrifuge.make,
+        "modelNumber": centrifuge.model,
+        "serialNumber": centrifuge.serial_number,
+        "deviceName": [{"name": centrifuge.name, "type": "user-friendly-name"}],
+        "type": _concept(_local(*codes.CENTRIFUGE)),
+    }
+    if not centrifuge.in_service and centrifuge.out_of_service_reason:
+        data["note"] = [{"text": f"Out of service: {centrifuge.out_of_service_reason}"}]
+    return Device.model_validate(data)
+
+
+def device_queryset(clinic_id: int) -> QuerySet:
+    return Centrifuge.objects.filter(clinic_id=clinic_id).order_by("name", "pk")
+
+
+# --- MedicationAdministration: mesotherapy ---------------------------------------------------------------------------
+
+_ADMINISTRATION_STATUS = {
+    VisitStatus.OPEN: "in-progress",
+    VisitStatus.COMPLETED: "completed",
+    VisitStatus.CANCELLED: "stopped",
+}
+
+
+def build_medication_administration(entry: ZoneEntry, ctx: BuildContext) -> MedicationAdministration:
+    cocktail = entry.cocktail
+    medication: dict[str, Any] = {"resourceType": "Medication", "id": "med", "code": {"text": cocktail.name}}
+    if cocktail.ingredients:
+        medication["ingredient"] = [{"itemCodeableConcept": {"text": str(name)}} for name in cocktail.ingredients]
+    if entry.vial_lot_id:
+        medication["batch"] = {"lotNumber": entry.vial_lot.lot_number, "expirationDate": entry.vial_lot.expiry_date}
+    dosage: dict[str, Any] = {
+        "text": entry.technique_label or "Intradermal injection",
+        "site": _zone_site(entry),
+        # No SNOMED route code is listed in STANDARDS.md: the route as text.
+        "route": {"text": "Intradermal"},
+    }
+    if entry.volume_ml is not None:
+        dosage["dose"] = _ucum(entry.volume_ml, "mL")
+    data: dict[str, Any] = {
+        "id": str(entry.pk),
+        "contained": [medication],
+        "status": _ADMINISTRATION_STATUS[entry.visit.status],
+        "medicationReference": {"reference": "#med", "display": cocktail.name},
+        "subject": reference("Patient", entry.visit.patient_id),
+        "effectiveDateTime": entry.entered_at,
+        "performer": [{"actor": _person(entry.entered_by)}],
+        "partOf": [reference("Procedure", entry.visit_id)],
+        "dosage": dosage,
+    }
+    return MedicationAdministration.model_validate(data)
+
+
+def administration_queryset(clinic_id: int) -> QuerySet:
+    return (
+        ZoneEntry.objects.filter(clinic_id=clinic_id, is_current=True, cocktail__isnull=False)
+        .select_related("visit", "cocktail", "vial_lot", "entered_by")
+        .order_by("-entered_at", "-pk")
+    )
+
+
+# --- registration ----------------------------------------------------------------------------------------------------
+
+_PATIENT_INCLUDE = {"patient": Include(target="Patient", id_attr="patient_id")}
+
+register(
+    ResourceDef(
+        type_name="Specimen",
+        queryset=specimen_queryset,
+        build=build_specimen,
+        search={
+            "subject": SearchParam(type="reference", path="patient_id", target="Patient", description="The patient"),
+            "identifier": SearchParam(
+                type="token",
+                description="The PRP product code made from this draw (urn:prpclinic:product)",
+                filter=lambda qs, value, ctx: _product_code_filter(qs, value, ctx, "product__code"),
+            ),
+        },
+        includes=_PATIENT_INCLUDE,
+        patient_path="patient_id",
+        date_path="drawn_at",
+        profile_doc="The blood draw (venous blood, venipuncture); whole-blood lab values contained.",
+    )
+)
+register(
+    ResourceDef(
+        type_name="BiologicallyDerivedProduct",
+        queryset=product_queryset,
+        build=build_product,
+        search={
+            "identifier": SearchParam(
+                type="token", description="Product code (urn:prpclinic:product)", filter=_product_code_filter
+            ),
+        },
+        includes=_PATIENT_INCLUDE,
+        patient_path="patient_id",
+        date_path="created_at",
+        profile_doc="Autologous PRP; its whole blood (parent), spins and lab values are contained.",
+    )
+)
+register(
+    ResourceDef(
+        type_name="Procedure",
+        queryset=procedure_queryset,
+        build=build_procedure,
+        search={
+            "subject": SearchParam(type="reference", path="patient_id", target="Patient", description="The patient"),
+        },
+        includes=_PATIENT_INCLUDE,
+        patient_path="patient_id",
+        date_path="started_at",
+        profile_doc="Micro-needling, scalp PRP, mesotherapy; PRP given via extension " + codes.PRP_PRODUCT_EXTENSION,
+    )
+)
+register(
+    ResourceDef(
+        type_name="Observation",
+        queryset=observation_queryset,
+        build=build_observation,
+        search={
+            "subject": SearchParam(type="reference", path="patient_id", target="Patient", description="The patient"),
+            "code": SearchParam(type="token", description="Scale (local code scale-<scale>)", filter=_scale_filter),
+        },
+        includes=_PATIENT_INCLUDE,
+        patient_path="patient_id",
+        date_path="recorded_on",
+        profile_doc="Outcome scores (hair density and other scales), one local concept per scale.",
+    )
+)
+register(
+    ResourceDef(
+        type_name="Media",
+        queryset=media_queryset,
+        build=build_media,
+        search={
+            "subject": SearchParam(type="reference", path="patient_id", target="Patient", description="The patient"),
+        },
+        includes=_PATIENT_INCLUDE,
+        patient_path="patient_id",
+        date_path="taken_at",
+        profile_doc="Outcome photos: metadata; content.url is the permission-checked staff view.",
+    )
+)
+register(
+    ResourceDef(
+        type_name="Device",
+        queryset=device_queryset,
+        build=build_device,
+        search={
+            "identifier": SearchParam(type="token", path="serial_number", description="Serial number"),
+        },
+        patient_path=None,
+        profile_doc="Centrifuges.",
+    )
+)
+register(
+    ResourceDef(
+        type_name="MedicationAdministration",
+        queryset=administration_queryset,
+        build=build_medication_administration,
+        search={
+            "subject": SearchParam(
+                type="reference", path="visit__patient_id", target="Patient", description="The patient"
+            ),
+        },
+        patient_path="visit__patient_id",
+        date_path="entered_at",
+        profile_doc="Mesotherapy per zone: cocktail, vial lot and expiry (contained Medication), dose, intradermal.",
+    )
+)
