@@ -1,0 +1,154 @@
+"""The FHIR R4 REST endpoints: metadata, read, search and the local CodeSystem.
+
+Every endpoint but ``metadata`` authenticates the bearer token first (``prpclinic.fhir.auth``, which audits each
+use); every row is read through the type's ``queryset(clinic_id)``, so another clinic's row is simply not found
+(404). Scopes: ``system/*.read`` reads every type; ``patient/*.read`` reads the types of the patient compartment
+(those with a ``patient_path``). Errors are OperationOutcomes; nothing is cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from fhir.resources.R4B.codesystem import CodeSystem
+
+from prpclinic.fhir import registry, search
+from prpclinic.fhir.auth import FhirAccess, FhirAuthError, authenticate
+from prpclinic.fhir.bundle import fhir_response, operation_outcome, searchset
+from prpclinic.fhir.capability import capability_statement
+from prpclinic.fhir.codesystems import codesystem_json
+from prpclinic.fhir.registry import BuildContext, ResourceDef, SearchError
+
+View = Callable[..., HttpResponse]
+
+
+def base_url(request: HttpRequest) -> str:
+    """``https://host/fhir/R4`` as the client reached it."""
+    metadata = reverse("fhir_metadata")
+    return request.build_absolute_uri(metadata[: -len("metadata")]).rstrip("/")
+
+
+def fhir_get(view: View) -> View:
+    """GET only, answered with an OperationOutcome otherwise; CSRF does not apply to bearer-token requests."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = operation_outcome(405, "This server is read-only here: use GET.")
+            response["Allow"] = "GET"
+            return response
+        try:
+            return view(request, *args, **kwargs)
+        except FhirAuthError as error:
+            return operation_outcome(error.status, error.message)
+        except SearchError as error:
+            return operation_outcome(400, str(error))
+
+    return wrapper
+
+
+def _allowed(access: FhirAccess, definition: ResourceDef) -> bool:
+    if access.allows("system/*.read") or access.allows(f"system/{definition.type_name}.read"):
+        return True
+    # patient/*.read: a staff token for the clinic's patient-compartment resources (see docs/fhir.md).
+    in_compartment = definition.patient_path is not None
+    return in_compartment and (access.allows("patient/*.read") or access.allows(f"patient/{definition.type_name}.read"))
+
+
+def _definition(access: FhirAccess, type_name: str) -> ResourceDef:
+    definition = registry.get(type_name)
+    if definition is None:
+        raise _NotServed(type_name)
+    if not _allowed(access, definition):
+        raise FhirAuthError(403, f"This token's scopes do not allow reading {type_name}.")
+    return definition
+
+
+class _NotServed(Exception):
+    pass
+
+
+@fhir_get
+def metadata(request: HttpRequest) -> HttpResponse:
+    # Public, as FHIR and SMART expect: a client reads it before it has a token. It holds no clinic data.
+    return fhir_response(capability_statement(base_url(request)))
+
+
+@fhir_get
+def codesystem(request: HttpRequest) -> HttpResponse:
+    authenticate(request)
+    return fhir_response(CodeSystem.model_validate(codesystem_json()))
+
+
+@fhir_get
+def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse:
+    access = authenticate(request)
+    try:
+        definition = _definition(access, type_name)
+    except _NotServed:
+        return operation_outcome(404, f"{type_name} is not a resource type this server serves.")
+    row = None
+    if resource_id.isdigit():
+        row = definition.queryset(access.clinic.pk).filter(pk=int(resource_id)).first()
+    if row is None:
+        return operation_outcome(404, f"{type_name}/{resource_id} is not known.")
+    ctx = BuildContext(base_url=base_url(request), clinic=access.clinic)
+    return fhir_response(definition.build(row, ctx))
+
+
+@fhir_get
+def search_type(request: HttpRequest, type_name: str) -> HttpResponse:
+    access = authenticate(request)
+    try:
+        definition = _definition(access, type_name)
+    except _NotServed:
+        return operation_outcome(404, f"{type_name} is not a resource type this server serves.")
+    parsed = search.parse(definition, request.GET)
+    for _, include in parsed.includes:
+        target = registry.get(include.target)
+        if target is None or not _allowed(access, target):
+            raise FhirAuthError(403, f"This token's scopes do not allow reading {include.target}.")
+    base = base_url(request)
+    ctx = BuildContext(base_url=base, clinic=access.clinic)
+    queryset = search.apply(definition, definition.queryset(access.clinic.pk), parsed, ctx)
+    total = queryset.count()
+    rows, last_pk = search.page(queryset, parsed)
+    matches = [(ctx.url(type_name, row.pk), definition.build(row, ctx)) for row in rows]
+    included = _included(access, parsed, rows, ctx)
+    self_query = [(k, v) for k in request.GET for v in request.GET.getlist(k) if k != "_cursor"]
+    self_url = f"{base}/{type_name}" + (f"?{urlencode(self_query)}" if self_query else "")
+    if parsed.after is not None:
+        self_url += ("&" if self_query else "?") + urlencode({"_cursor": request.GET["_cursor"]})
+    next_url = None
+    if last_pk is not None:
+        next_query = [*self_query, ("_cursor", search.make_cursor(last_pk))]
+        next_url = f"{base}/{type_name}?{urlencode(next_query)}"
+    body = searchset(self_url=self_url, next_url=next_url, total=total, matches=matches, included=included)
+    return fhir_response(body)
+
+
+def _included(
+    access: FhirAccess, parsed: search.SearchRequest, rows: list[Any], ctx: BuildContext
+) -> list[tuple[str, Any]]:
+    """One query (plus the target's prefetches) per _include; each included resource once."""
+    included: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    for _, include in parsed.includes:
+        target = registry.get(include.target)
+        assert target is not None  # checked before the search ran
+        ids = {getattr(row, include.id_attr) for row in rows} - {None}
+        if not ids:
+            continue
+        for target_row in target.queryset(access.clinic.pk).filter(pk__in=ids).order_by("pk"):
+            url = ctx.url(include.target, target_row.pk)
+            if url not in seen:
+                seen.add(url)
+                included.append((url, target.build(target_row, ctx)))
+    return included
