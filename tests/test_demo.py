@@ -10,6 +10,7 @@ import datetime as dt
 import html
 import io
 import re
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -176,3 +177,20 @@ def test_every_role_opens_the_charts_of_the_demo_patients(demo: str) -> None:
         client = client_for(handle)
         for mrn in ("L000001", "L000002", "L000003", "L000004", "L000005"):
             assert client.get(f"/patients/{patient(mrn).pk}/").status_code == 200, (handle, mrn)
+
+
+def test_the_rest_of_each_series_is_booked_and_the_next_working_day_has_first_visits(demo: str) -> None:
+    from prpclinic.scheduling.models import Appointment
+    from prpclinic.treatments.models import TreatmentPlan
+
+    for plan in TreatmentPlan.objects.filter(clinic__slug="linden"):
+        remaining = plan.sessions.filter(visit__isnull=True, status="planned")
+        booked = Appointment.objects.filter(plan_session__in=remaining, status="booked")
+        assert booked.count() == remaining.count() > 0
+    firsts = Appointment.objects.filter(clinic__slug="linden", plan_session__isnull=True)
+    assert sorted(a.treatment for a in firsts) == ["mesotherapy", "microneedling_prp", "prp_scalp"]
+    nxt = Appointment.objects.filter(patient=patient("L000002"), status="booked").order_by("starts_at").first()
+    assert nxt is not None
+    chart = page_text(client_for("frontdesk").get(f"/patients/{patient('L000002').pk}/"))
+    shown = timezone.localtime(nxt.starts_at, zoneinfo.ZoneInfo("Europe/Vienna")).strftime("%a %d %b %Y %H:%M")
+    assert shown in chart and "Nils Nurse, Treatment room" in chart

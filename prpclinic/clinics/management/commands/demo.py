@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import math
 import random
+import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -154,7 +155,8 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     "Demo clinic loaded: 4 staff, 30 patients, the treatment catalogue and consent forms, "
                     "screenings (one awaiting a physician), signed consents, two treatment plans with session 1 "
-                    "done today, an adverse event, aftercare, outcome scores and photos, PRP spinning."
+                    "done today and the rest of each series booked, an adverse event, aftercare, outcome scores "
+                    "and photos, PRP spinning, rooms and working hours, first visits on the next working day."
                 )
             )
         self._print_sign_in()
@@ -206,6 +208,47 @@ class Command(BaseCommand):
         self._seed(second)
         lab = self._load_lab(clinic)
         self._load_clinic_day(clinic, lab)
+        self._load_schedule(clinic, lab)
+
+    def _load_schedule(self, clinic: Clinic, lab: Lab) -> None:
+        """Two rooms, the clinicians' week (Mon-Fri 08:00-18:00, a clinic choice), the rest of each
+        treatment series booked from its plan, and a few first appointments on the next working day."""
+        from prpclinic.scheduling.resources import appointment_types_seed, room_save, working_hours_add
+        from prpclinic.scheduling.series import SeriesRow, series_book, series_propose
+        from prpclinic.scheduling.services import appointment_book
+        from prpclinic.treatments.models import PlanStatus, TreatmentPlan
+
+        admin, front_desk = self._as("admin", clinic), self._as("frontdesk", clinic)
+        appointment_types_seed(clinic=clinic)
+        rooms = [room_save(request=admin, name=name) for name in ("Treatment room 1", "Treatment room 2")]
+        clinicians = [User.objects.get(email=demo_email(handle)) for handle in ("physician", "nurse")]
+        for clinician in clinicians:
+            for weekday in range(5):
+                working_hours_add(
+                    request=admin, user_id=clinician.pk, weekday=weekday, starts=dt.time(8), ends=dt.time(18)
+                )
+        for plan in TreatmentPlan.objects.filter(clinic=clinic, status=PlanStatus.ACTIVE).order_by("pk"):
+            proposals = series_propose(
+                request=front_desk, plan_id=plan.pk, clinician_id=clinicians[1].pk, preferred_time=dt.time(10)
+            )
+            rows = [SeriesRow(p.session.pk, p.starts_at, p.room_id, p.centrifuge_id) for p in proposals if p.starts_at]
+            if rows:
+                series_book(request=front_desk, plan_id=plan.pk, clinician_id=clinicians[1].pk, rows=rows)
+        day = dt.date.today() + dt.timedelta(days=1)
+        while day.weekday() >= 5:
+            day += dt.timedelta(days=1)
+        zone = zoneinfo.ZoneInfo(clinic.timezone)
+        first_visits = [
+            ("L000006", "microneedling_prp", 9),
+            ("L000007", "prp_scalp", 11),
+            ("L000008", "mesotherapy", 14),
+        ]
+        for (mrn, treatment, hour), room in zip(first_visits, rooms * 2, strict=False):
+            appointment_book(
+                request=front_desk, patient_id=Patient.objects.get(clinic=clinic, mrn=mrn).pk, treatment=treatment,
+                clinician_id=clinicians[0].pk, room_id=room.pk,
+                starts_at=dt.datetime.combine(day, dt.time(hour), tzinfo=zone),
+            )  # fmt: skip
 
     def _seed(self, clinic: Clinic) -> None:
         """The starting treatment catalogue and consent forms (both idempotent; the apps would seed on first use)."""
@@ -465,6 +508,7 @@ class Command(BaseCommand):
                 "    /screening/review/   a patient on anticoagulants waits for the physician's review",
                 "    /screening/inbox/    a questionnaire sent from /info/linden/microneedling_prp/screening/",
                 "    /prp/board/          today's PRP board (one product spinning)",
+                "    /calendar/week/      the week's appointments (drag one to move it)",
                 f"    /patients/{face}/         micro-needling plan: session 1 on the face map, an adverse event",
                 f"    /patients/{scalp}/         PRP for hair loss plan: session 1 on the scalp map, photos, scores",
                 f"    /outcomes/patients/{scalp}/compare/ and /outcomes/patients/{scalp}/progress/",
