@@ -84,6 +84,10 @@ def _applied(personas: Personas, chain: Any, *, donor: Any = None, visit: Any = 
 
 @pytest.fixture
 def record(personas: Personas, chain: Any) -> dict[str, Any]:
+    return make_record(personas, chain)
+
+
+def make_record(personas: Personas, chain: Any) -> dict[str, Any]:
     """A patient's chain and record in clinic A: a scalp PRP visit with zones, a mesotherapy visit, scores, a photo."""
     from prpclinic.outcomes.models import Photo, Score
     from prpclinic.treatments.models import Cocktail, VialLot

@@ -105,16 +105,19 @@ def _volume_extension(volume_ml: Decimal) -> dict[str, Any]:
 
 
 def _product_code_filter(queryset: QuerySet, value: str, ctx: BuildContext, path: str = "code") -> QuerySet:
-    """``identifier=[urn:prpclinic:product|]PRP-XXXX``: the product code without its printed prefix."""
-    system, _, code = value.rpartition("|")
-    if system and system != PRODUCT_SYSTEM:
-        return queryset.none()
-    code = code.strip().upper()
-    if code.startswith(PRODUCT_PREFIX):
-        code = code[len(PRODUCT_PREFIX) :]
-    if not code:
-        raise SearchError("identifier needs a product code")
-    return queryset.filter(**{path: code})
+    """``identifier=[urn:prpclinic:product|]PRP-XXXX`` (commas: any of them): the code without its printed prefix."""
+    wanted: list[str] = []
+    for part in value.split(","):
+        system, _, code = part.strip().rpartition("|")
+        if system and system != PRODUCT_SYSTEM:
+            continue
+        code = code.strip().upper()
+        if code.startswith(PRODUCT_PREFIX):
+            code = code[len(PRODUCT_PREFIX) :]
+        if not code:
+            raise SearchError("identifier needs a product code")
+        wanted.append(code)
+    return queryset.filter(**{f"{path}__in": wanted})
 
 
 def _try_product(draw: BloodDraw) -> Product | None:
@@ -426,11 +429,14 @@ def observation_queryset(clinic_id: int) -> QuerySet:
 
 
 def _scale_filter(queryset: QuerySet, value: str, ctx: BuildContext) -> QuerySet:
-    system, _, code = value.rpartition("|")
-    if system and system != codes.SYSTEM:
-        return queryset.none()
+    """``code=[<prpclinic system>|]scale-<scale>`` (commas: any of them)."""
     prefix = codes.scale_code("")
-    return queryset.filter(scale=code.removeprefix(prefix)) if code.startswith(prefix) else queryset.none()
+    wanted: list[str] = []
+    for part in value.split(","):
+        system, _, code = part.strip().rpartition("|")
+        if (not system or system == codes.SYSTEM) and code.startswith(prefix):
+            wanted.append(code.removeprefix(prefix))
+    return queryset.filter(scale__in=wanted)
 
 
 # --- Media: outcome photos --------------------------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""The clinical FHIR resources through the server: read, search, _include, paging, another clinic's rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.conftest import Personas
+from tests.fhir_tokens import bearer, issue_token
+from tests.test_fhir_clinical import CLINICAL_TYPES, make_record
+
+BASE = "/fhir/R4"
+
+
+@pytest.fixture
+def record(personas: Personas, chain: Any) -> dict[str, Any]:
+    return make_record(personas, chain)
+
+
+@pytest.fixture
+def token(personas: Personas) -> dict[str, str]:
+    return bearer(issue_token(personas.clinic_a, by=personas.admin))
+
+
+def get(path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    response = Client().get(f"{BASE}/{path}", headers=headers)
+    return response.status_code, json.loads(response.content)
+
+
+def test_every_clinical_type_is_searched_and_read_through_the_server(
+    personas: Personas, record: dict[str, Any], token: dict[str, str]
+) -> None:
+    for type_name in CLINICAL_TYPES:
+        status, bundle = get(type_name, token)
+        assert status == 200 and bundle["type"] == "searchset" and bundle["entry"], type_name
+        resource = bundle["entry"][0]["resource"]
+        status, read = get(f"{type_name}/{resource['id']}", token)
+        assert status == 200 and read == resource, type_name
+
+
+def test_another_clinics_clinical_resources_answer_404(
+    personas: Personas, record: dict[str, Any], token: dict[str, str]
+) -> None:
+    other = bearer(issue_token(personas.clinic_b, by=personas.other_physician))
+    for type_name in CLINICAL_TYPES:
+        _, bundle = get(type_name, token)
+        resource_id = bundle["entry"][0]["resource"]["id"]
+        assert get(f"{type_name}/{resource_id}", other)[0] == 404, type_name
+        assert get(type_name, other)[1].get("entry", []) == [], type_name
+
+
+def test_procedures_are_found_by_patient_with_the_patient_included(
+    personas: Personas, record: dict[str, Any], token: dict[str, str]
+) -> None:
+    patient_id = record["product"].patient_id
+    status, bundle = get(f"Procedure?patient=Patient/{patient_id}&_include=Procedure:patient", token)
+    assert status == 200
+    modes = sorted((e["search"]["mode"], e["resource"]["resourceType"]) for e in bundle["entry"])
+    assert modes == [("include", "Patient"), ("match", "Procedure"), ("match", "Procedure")]
+
+
+def test_a_product_is_found_by_its_printed_code_and_scores_by_scale(
+    personas: Personas, record: dict[str, Any], token: dict[str, str]
+) -> None:
+    product = record["product"]
+    _, bundle = get(f"BiologicallyDerivedProduct?identifier={product.barcode}", token)
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [str(product.pk)]
+    _, bundle = get(f"Specimen?identifier=urn:prpclinic:product|{product.barcode}", token)
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [str(product.draw_id)]
+    _, bundle = get("Observation?code=scale-hair_density,scale-norwood", token)
+    codes = sorted(e["resource"]["code"]["coding"][0]["code"] for e in bundle["entry"])
+    assert codes == ["scale-hair_density", "scale-norwood"]
+
+
+def test_observations_page_with_next_links(personas: Personas, record: dict[str, Any], token: dict[str, str]) -> None:
+    seen: list[str] = []
+    status, bundle = get("Observation?_count=1", token)
+    while True:
+        assert status == 200
+        seen += [e["resource"]["id"] for e in bundle.get("entry", [])]
+        following = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+        if not following:
+            break
+        status, bundle = get(following[0].split(f"{BASE}/", 1)[1], token)
+    assert len(seen) == len(set(seen)) == 3
