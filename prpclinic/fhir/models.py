@@ -106,13 +106,13 @@ class ExportJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
-    types = models.JSONField(default=list, help_text="Resource types asked for; empty means all.")
+    types = models.JSONField(default=list, blank=True, help_text="Resource types asked for; empty means all.")
     since = models.DateTimeField(null=True, blank=True)
     request_url = models.CharField(max_length=500)
     transaction_time = models.DateTimeField(default=timezone.now)
     progress = models.CharField(max_length=200, blank=True)
     # [{"type": "Patient", "name": "<storage name>", "count": 12}, ...]
-    output = models.JSONField(default=list)
+    output = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
