@@ -1,0 +1,318 @@
+"""Import from another system: a FHIR transaction Bundle (Patients, Appointments) and a CSV of patients.
+
+Both are all-or-nothing with a report per entry; patients are matched by MRN; writes are audited.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from prpclinic.audit.models import AuditEvent
+from prpclinic.fhir import importing
+from prpclinic.patients.models import Patient
+from prpclinic.scheduling.models import Appointment
+from tests.conftest import Personas, make_patient
+from tests.matrix_scheduling import MONDAY, at, schedule_setup
+
+MRN_A = "urn:prpclinic:clinic:clinic-a:mrn"
+LOCAL = "https://prpclinic.org/fhir/CodeSystem/prpclinic"
+
+
+def fhir_patient(*, mrn: str | None = None, family: str = "Huber", given: str = "Lena", **extra: Any) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "name": [{"use": "official", "family": family, "given": [given]}],
+        "birthDate": "1990-02-14",
+        "gender": "female",
+        "telecom": [{"system": "phone", "value": "+43 1 234 5678"}, {"system": "email", "value": "lena@example.org"}],
+    }
+    if mrn:
+        resource["identifier"] = [{"system": MRN_A, "value": mrn}]
+    resource.update(extra)
+    return resource
+
+
+def fhir_appointment(patient_ref: str, *, start: str = "2027-03-01T10:00:00+01:00", code: str = "mesotherapy") -> dict:
+    return {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "serviceType": [{"coding": [{"system": LOCAL, "code": f"treatment-{code}"}]}],
+        "start": start,
+        "end": "2027-03-01T11:00:00+01:00",
+        "participant": [{"actor": {"reference": patient_ref}, "status": "accepted"}],
+    }
+
+
+def bundle(*resources: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": url, "resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
+            for url, resource in resources
+        ],
+    }
+
+
+def upload(client: Client, data: dict[str, Any] | bytes, *, clinician: Any = None) -> Any:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    fields = {"file": SimpleUploadedFile("bundle.json", raw, "application/fhir+json")}
+    return client.post("/interop/import/fhir/", fields | ({"clinician": clinician.pk} if clinician else {}))
+
+
+@pytest.fixture
+def admin(signed_in: Any) -> Client:
+    return signed_in("admin")
+
+
+def test_a_bundle_of_patients_and_an_appointment_is_imported_and_reported(personas: Personas, admin: Client) -> None:
+    schedule_setup(personas)
+    response = upload(
+        admin,
+        bundle(
+            ("urn:uuid:11111111-1111-4111-8111-111111111111", fhir_patient(mrn="X-7")),
+            ("urn:uuid:22222222-2222-4222-8222-222222222222", fhir_patient(family="Maier", given="Jonas")),
+            (
+                "urn:uuid:33333333-3333-4333-8333-333333333333",
+                fhir_appointment("urn:uuid:11111111-1111-4111-8111-111111111111"),
+            ),
+        ),
+        clinician=personas.nurse,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Imported: 3 created, 0 updated, 0 unchanged." in page
+    lena = Patient.objects.get(clinic=personas.clinic_a, mrn="X-7")
+    assert (lena.given_name, lena.family_name, lena.sex, lena.phone) == ("Lena", "Huber", "female", "+43 1 234 5678")
+    jonas = Patient.objects.get(clinic=personas.clinic_a, family_name="Maier")
+    assert jonas.mrn.startswith("A")  # no identifier given: the clinic's next record number
+    appointment = Appointment.objects.get(clinic=personas.clinic_a)
+    assert (appointment.patient_id, appointment.treatment, appointment.starts_at) == (
+        lena.pk, "mesotherapy", at(MONDAY, 10)
+    )  # fmt: skip
+    assert f"Patient X-7 (record {lena.pk})" in page
+    actions = list(AuditEvent.objects.values_list("action", flat=True))
+    assert actions.count("patient.create") == 2
+    assert "appointment.book" in actions and "data.import" in actions
+
+
+def test_importing_the_same_bundle_again_updates_by_mrn_and_creates_no_duplicate(
+    personas: Personas, admin: Client
+) -> None:
+    schedule_setup(personas)
+    existing = make_patient(personas.clinic_a, mrn="X-7", given_name="Lena", family_name="Hubner")
+    data = bundle(
+        ("urn:uuid:11111111-1111-4111-8111-111111111111", fhir_patient(mrn="X-7")),
+        ("urn:uuid:33333333-3333-4333-8333-333333333333",
+         fhir_appointment("urn:uuid:11111111-1111-4111-8111-111111111111")),
+    )  # fmt: skip
+    first = upload(admin, data, clinician=personas.nurse)
+    assert "Imported: 1 created, 1 updated, 0 unchanged." in first.content.decode()
+    existing.refresh_from_db()
+    assert existing.family_name == "Huber"
+    again = upload(admin, data, clinician=personas.nurse)
+    assert "Imported: 0 created, 0 updated, 2 unchanged." in again.content.decode()
+    assert Patient.objects.filter(clinic=personas.clinic_a).count() == 1
+    assert Appointment.objects.filter(clinic=personas.clinic_a).count() == 1
+
+
+def test_one_refused_entry_saves_nothing_and_the_report_says_which_and_why(personas: Personas, admin: Client) -> None:
+    response = upload(
+        admin,
+        bundle(
+            ("urn:uuid:11111111-1111-4111-8111-111111111111", fhir_patient(mrn="X-7")),
+            ("urn:uuid:22222222-2222-4222-8222-222222222222", fhir_patient(birthDate="14.02.1990")),
+            ("urn:uuid:44444444-4444-4444-8444-444444444444", fhir_patient(gender="woman")),
+            ("urn:uuid:55555555-5555-4555-8555-555555555555", {"resourceType": "Observation", "status": "final"}),
+        ),
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was imported: 3 of 4 entries refused." in page
+    assert "Would be created" in page  # the good entry
+    assert "Not valid FHIR R4B: birthDate" in page
+    assert "gender" in page
+    assert "Only Patient and Appointment resources are imported." in page
+    assert not Patient.objects.filter(clinic=personas.clinic_a).exists()
+    assert not AuditEvent.objects.filter(action__in=["patient.create", "data.import"]).exists()
+
+
+def test_an_appointment_that_conflicts_refuses_the_whole_bundle(personas: Personas, admin: Client) -> None:
+    schedule_setup(personas)
+    ref = "urn:uuid:11111111-1111-4111-8111-111111111111"
+    response = upload(
+        admin,
+        bundle(
+            (ref, fhir_patient(mrn="X-7")),
+            ("urn:uuid:33333333-3333-4333-8333-333333333333", fhir_appointment(ref)),
+            ("urn:uuid:66666666-6666-4666-8666-666666666666", fhir_appointment(ref, code="microneedling_prp")),
+        ),
+        clinician=personas.nurse,
+    )
+    assert response.status_code == 400
+    assert "Nothing was imported: 1 of 3 entries refused." in response.content.decode()
+    assert not Patient.objects.filter(clinic=personas.clinic_a).exists()
+    assert not Appointment.objects.exists()
+
+
+def test_an_appointment_may_not_point_at_another_clinics_patient(personas: Personas, admin: Client) -> None:
+    schedule_setup(personas)
+    theirs = make_patient(personas.clinic_b)
+    response = upload(admin, bundle(("urn:uuid:a", fhir_appointment(f"Patient/{theirs.pk}"))), clinician=personas.nurse)
+    assert response.status_code == 400
+    assert f"Patient/{theirs.pk} is not a patient of this clinic." in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"not json", "could not be read as JSON"),
+        (json.dumps({"resourceType": "Patient"}).encode(), "not a FHIR Bundle"),
+        (json.dumps({"resourceType": "Bundle", "type": "collection"}).encode(), "Only a Bundle of type transaction"),
+    ],
+)
+def test_a_file_that_is_not_a_transaction_bundle_is_refused_next_to_the_file_field(
+    personas: Personas, admin: Client, raw: bytes, message: str
+) -> None:
+    response = upload(admin, raw)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_appointments_need_a_clinician_of_this_clinic(personas: Personas, admin: Client) -> None:
+    schedule_setup(personas)
+    ref = "urn:uuid:11111111-1111-4111-8111-111111111111"
+    data = bundle((ref, fhir_patient(mrn="X-7")), ("urn:uuid:b", fhir_appointment(ref)))
+    response = upload(admin, data)
+    assert response.status_code == 400
+    assert "Choose a physician or nurse of this clinic." in response.content.decode()
+    other_clinic = upload(admin, data, clinician=personas.other_physician)
+    assert other_clinic.status_code == 400
+    assert "Select a valid choice." in other_clinic.content.decode()
+    assert not Patient.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused(
+    personas: Personas, admin: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "MAX_BUNDLE_BYTES", 100)
+    response = upload(admin, bundle(("urn:uuid:a", fhir_patient())))
+    assert response.status_code == 400
+    assert "is larger than" in response.content.decode()
+
+
+def test_the_import_page_is_for_clinic_admins_only(signed_in: Any, personas: Personas) -> None:
+    assert signed_in("admin").get("/interop/import/").status_code == 200
+    for name in ("physician", "nurse", "front_desk"):
+        assert upload(signed_in(name), bundle(("urn:uuid:a", fhir_patient()))).status_code == 403
+    assert not Patient.objects.exists()
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+GOOD_CSV = (
+    "Patient ID;Vorname;Nachname;Geburtsdatum;Geschlecht;E-Mail\n"
+    "X-1;Lena;Huber;14.02.1990;w;lena@example.org\n"
+    "X-2;Jonas;Maier;01.12.1978;m;\n"
+)
+
+
+def csv_upload(client: Client, text: str) -> Any:
+    return client.post("/interop/import/csv/", {"file": SimpleUploadedFile("p.csv", text.encode(), "text/csv")})
+
+
+def mapping(**overrides: str) -> dict[str, str]:
+    data = {
+        "mrn": "0", "given_name": "1", "family_name": "2", "date_of_birth": "3", "sex": "4", "email": "5",
+        "phone": "", "address": "", "date_format": "%d.%m.%Y",
+    }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+def test_a_csv_is_mapped_previewed_and_imported_and_its_file_removed(personas: Personas, admin: Client) -> None:
+    response = csv_upload(admin, GOOD_CSV)
+    assert response.status_code == 302 and response["Location"] == "/interop/import/csv/map/"
+    stored = admin.session[importing_key()]["name"]
+    assert default_storage.exists(stored) and "Huber" not in stored  # a random name
+    page = admin.get("/interop/import/csv/map/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Geburtsdatum" in text and "2 patient rows" in text
+    # The headings are guessed: "Vorname" for the given name is already selected.
+    assert page.context["form"].initial["given_name"] == "1"
+    assert page.context["form"].initial["date_of_birth"] == "3"
+    preview = admin.post("/interop/import/csv/map/", {**mapping(), "action": "preview"})
+    assert preview.status_code == 200
+    assert "The previewed rows are accepted" in preview.content.decode()
+    assert not Patient.objects.exists()  # the preview saves nothing
+    done = admin.post("/interop/import/csv/map/", {**mapping(), "action": "import"})
+    assert done.status_code == 200
+    assert "Imported: 2 created, 0 updated, 0 unchanged." in done.content.decode()
+    lena = Patient.objects.get(clinic=personas.clinic_a, mrn="X-1")
+    assert (lena.given_name, lena.sex, lena.email) == ("Lena", "female", "lena@example.org")
+    assert str(lena.date_of_birth) == "1990-02-14"
+    assert not default_storage.exists(stored)
+    assert importing_key() not in admin.session
+
+
+def importing_key() -> str:
+    from prpclinic.fhir.import_views import SESSION_KEY
+
+    return SESSION_KEY
+
+
+def test_a_csv_with_a_bad_row_shows_the_message_in_the_preview_and_imports_nothing(
+    personas: Personas, admin: Client
+) -> None:
+    csv_upload(admin, GOOD_CSV + "X-3;Eva;Gruber;1985-31-12;f;\n")
+    preview = admin.post("/interop/import/csv/map/", {**mapping(), "action": "preview"})
+    assert preview.status_code == 400
+    text = preview.content.decode()
+    assert "1 row refused" in text
+    assert "“1985-31-12” is not a date as DD.MM.YYYY (31.03.2026)." in text
+    refused = admin.post("/interop/import/csv/map/", {**mapping(), "action": "import"})
+    assert refused.status_code == 400
+    assert "Nothing was imported" in refused.content.decode()
+    assert not Patient.objects.exists()
+    assert importing_key() in admin.session  # the file stays for a corrected mapping or a cancel
+
+
+def test_the_mapping_needs_the_required_fields_and_one_column_per_field(personas: Personas, admin: Client) -> None:
+    csv_upload(admin, GOOD_CSV)
+    response = admin.post("/interop/import/csv/map/", {**mapping(given_name="", family_name="1"), "action": "preview"})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    twice = admin.post("/interop/import/csv/map/", {**mapping(family_name="1"), "action": "preview"})
+    assert twice.status_code == 400
+    assert "This column is already chosen for Given name." in twice.content.decode()
+
+
+def test_a_csv_row_with_a_known_mrn_updates_that_patient(personas: Personas, admin: Client) -> None:
+    existing = make_patient(personas.clinic_a, mrn="X-1", given_name="Lena", family_name="Hubner")
+    csv_upload(admin, GOOD_CSV)
+    done = admin.post("/interop/import/csv/map/", {**mapping(), "action": "import"})
+    assert "Imported: 1 created, 1 updated, 0 unchanged." in done.content.decode()
+    existing.refresh_from_db()
+    assert existing.family_name == "Huber"
+
+
+def test_cancelling_a_csv_import_removes_its_file(personas: Personas, admin: Client) -> None:
+    csv_upload(admin, GOOD_CSV)
+    stored = admin.session[importing_key()]["name"]
+    assert admin.post("/interop/import/csv/cancel/").status_code == 302
+    assert not default_storage.exists(stored)
+    assert admin.get("/interop/import/csv/map/").status_code == 404
+
+
+def test_a_csv_without_patient_rows_is_refused(personas: Personas, admin: Client) -> None:
+    response = csv_upload(admin, "Vorname;Nachname\n")
+    assert response.status_code == 400
+    assert "at least one patient row" in response.content.decode()
