@@ -158,6 +158,8 @@ def _field(model: type[models.Model], path: str) -> models.Field:  # type: ignor
 def _date_condition(name: str, path: str, value: str, model: type[models.Model]) -> Q:
     prefix = value[:2] if value[:2] in PREFIXES else "eq"
     text = value[2:] if value[:2] in PREFIXES else value
+    # A "+01:00" zone sent unencoded in a query string arrives as " 01:00": read it as meant.
+    text = text.replace(" ", "+")
     is_datetime_field = isinstance(_field(model, path), models.DateTimeField)
     day = parse_date(text) if len(text) == 10 else None
     moment = None
