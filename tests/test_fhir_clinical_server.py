@@ -62,6 +62,17 @@ def test_procedures_are_found_by_patient_with_the_patient_included(
     assert modes == [("include", "Patient"), ("match", "Procedure"), ("match", "Procedure")]
 
 
+def test_mesotherapy_is_found_by_date_with_the_patient_included(
+    personas: Personas, record: dict[str, Any], token: dict[str, str]
+) -> None:
+    day = record["meso_entry"].entered_at.date().isoformat()
+    status, bundle = get(f"MedicationAdministration?date={day}&_include=MedicationAdministration:patient", token)
+    assert status == 200
+    modes = sorted((e["search"]["mode"], e["resource"]["resourceType"]) for e in bundle["entry"])
+    assert modes == [("include", "Patient"), ("match", "MedicationAdministration")]
+    assert get("MedicationAdministration?date=lt2000-01-01", token)[1].get("entry", []) == []
+
+
 def test_a_product_is_found_by_its_printed_code_and_scores_by_scale(
     personas: Personas, record: dict[str, Any], token: dict[str, str]
 ) -> None:

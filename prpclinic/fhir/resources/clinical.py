@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.urls import reverse
 from fhir.resources.R4B.biologicallyderivedproduct import BiologicallyDerivedProduct
 from fhir.resources.R4B.device import Device
@@ -549,6 +549,8 @@ def administration_queryset(clinic_id: int) -> QuerySet:
     return (
         ZoneEntry.objects.filter(clinic_id=clinic_id, is_current=True, cocktail__isnull=False)
         .select_related("visit", "cocktail", "vial_lot", "entered_by")
+        # The patient's id on the row itself, for _include=MedicationAdministration:patient.
+        .annotate(patient_ref=F("visit__patient_id"))
         .order_by("-entered_at", "-pk")
     )
 
@@ -657,6 +659,7 @@ register(
                 type="reference", path="visit__patient_id", target="Patient", description="The patient"
             ),
         },
+        includes={"patient": Include(target="Patient", id_attr="patient_ref")},
         patient_path="visit__patient_id",
         date_path="entered_at",
         profile_doc="Mesotherapy per zone: cocktail, vial lot and expiry (contained Medication), dose, intradermal.",
