@@ -156,6 +156,10 @@ def run_export(*, job_id: int) -> None:
     definitions = [registry.get(name) for name in job.types] if job.types else registry.all_types()
     output: list[dict[str, Any]] = []
     written = 0
+    # The per-chunk collections below then only walk objects made during the export, not the hundreds of
+    # thousands of long-lived ones (models, FHIR schemas): 0.2 s per collection becomes a few milliseconds.
+    gc.collect()
+    gc.freeze()
     try:
         for index, definition in enumerate(d for d in definitions if d is not None):
             queryset = export_queryset(definition, job.clinic_id, job.since)
@@ -185,6 +189,8 @@ def run_export(*, job_id: int) -> None:
             status=ExportStatus.FAILED, error=f"{type(error).__name__}", finished_at=timezone.now()
         )
         raise
+    finally:
+        gc.unfreeze()
     finished = ExportJob.objects.filter(pk=job_id, status=ExportStatus.RUNNING).update(
         status=ExportStatus.DONE, output=output, progress=f"{written} resources", finished_at=timezone.now()
     )
