@@ -398,7 +398,6 @@ def test_product_identifier_search_accepts_the_printed_code_and_refuses_another_
 def test_a_page_of_resources_costs_the_same_queries_whatever_its_size(
     personas: Personas, chain: Any, record: dict[str, Any], type_name: str
 ) -> None:
-    from prpclinic.visits.models import Visit
 
     def cost() -> int:
         with CaptureQueriesContext(connection) as queries:
@@ -406,10 +405,16 @@ def test_a_page_of_resources_costs_the_same_queries_whatever_its_size(
         return len(queries)
 
     before = cost()
-    # A second chain: another visit with a product, zones, a meso entry, a score and a photo.
+    add_second_chain(personas, chain, record)
+    assert len(served(type_name, personas.clinic_a.pk)) >= 2
+    assert cost() == before
+
+
+def add_second_chain(personas: Personas, chain: Any, record: dict[str, Any]) -> None:
+    """Another patient's visit with a product, zones, a meso entry, a score and a photo; another centrifuge."""
     from prpclinic.outcomes.models import Score
     from prpclinic.prp.models import Centrifuge
-    from prpclinic.visits.models import ZoneEntry
+    from prpclinic.visits.models import Visit, ZoneEntry
 
     patient = make_patient(personas.clinic_a)
     visit = Visit.objects.create(
@@ -432,5 +437,3 @@ def test_a_page_of_resources_costs_the_same_queries_whatever_its_size(
         clinic=personas.clinic_a, name="Room 2", make="X", model="Y", serial_number="SN-2", rotor_radius_cm=10,
         max_rpm=5000, calibration_due=dt.date.today(),
     )  # fmt: skip
-    assert len(served(type_name, personas.clinic_a.pk)) >= 2
-    assert cost() == before

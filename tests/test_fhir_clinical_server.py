@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import Personas
 from tests.fhir_tokens import bearer, issue_token
-from tests.test_fhir_clinical import CLINICAL_TYPES, make_record
+from tests.test_fhir_clinical import CLINICAL_TYPES, add_second_chain, make_record
 
 BASE = "/fhir/R4"
 
@@ -97,3 +99,22 @@ def test_observations_page_with_next_links(personas: Personas, record: dict[str,
             break
         status, bundle = get(following[0].split(f"{BASE}/", 1)[1], token)
     assert len(seen) == len(set(seen)) == 3
+
+
+@pytest.mark.parametrize("type_name", CLINICAL_TYPES)
+def test_a_search_page_runs_the_same_queries_for_one_row_or_more(
+    personas: Personas, chain: Any, record: dict[str, Any], token: dict[str, str], type_name: str
+) -> None:
+    def cost() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            status, bundle = get(f"{type_name}?_count=50&_include={type_name}:patient"
+                                 if type_name != "Device" else f"{type_name}?_count=50", token)  # fmt: skip
+        assert status == 200
+        return len(queries), len(bundle.get("entry", []))
+
+    cost()  # the first use writes the token's last_used_at (at most once a minute): warm it up
+    queries_before, entries_before = cost()
+    add_second_chain(personas, chain, record)
+    queries_after, entries_after = cost()
+    assert entries_after > entries_before
+    assert queries_after == queries_before
