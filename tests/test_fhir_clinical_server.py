@@ -118,3 +118,15 @@ def test_a_search_page_runs_the_same_queries_for_one_row_or_more(
     queries_after, entries_after = cost()
     assert entries_after > entries_before
     assert queries_after == queries_before
+
+
+def test_the_capability_statement_lists_the_clinical_types_and_their_searches(personas: Personas) -> None:
+    response = Client().get(f"{BASE}/metadata")
+    assert response.status_code == 200
+    resources = {r["type"]: r for r in json.loads(response.content)["rest"][0]["resource"]}
+    for type_name in CLINICAL_TYPES:
+        params = {p["name"] for p in resources[type_name].get("searchParam", [])}
+        assert "_id" in params, type_name
+        if type_name != "Device":
+            assert {"patient", "date"} <= params, type_name
+    assert "identifier" in {p["name"] for p in resources["BiologicallyDerivedProduct"]["searchParam"]}
