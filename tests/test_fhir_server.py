@@ -71,6 +71,7 @@ def test_metadata_is_public_r4_json_and_lists_every_registered_type_with_its_sea
         assert {i["code"] for i in entry["interaction"]} == {"read", "search-type"}
         names = {p["name"] for p in entry["searchParam"]}
         assert set(definition.all_search_params()) <= names
+        assert len(names) == len(entry["searchParam"]), f"{definition.type_name} lists a parameter twice"
     assert {"Patient", "Appointment", "Consent", "QuestionnaireResponse", "CarePlan", "Provenance"} <= set(listed)
     assert "Appointment:patient" in listed["Appointment"]["searchInclude"]
     assert {"_id", "patient", "subject", "date"} <= {p["name"] for p in listed["Appointment"]["searchParam"]}

@@ -38,7 +38,7 @@ def capability_statement(base_url: str) -> CapabilityStatement:
                 for name, param in params.items()
             ],
         }
-        if "patient" in params:
+        if "patient" in params and "subject" not in params:
             entry["searchParam"].append({"name": "subject", "type": "reference", "documentation": "Same as patient"})
         if definition.includes:
             entry["searchInclude"] = [f"{definition.type_name}:{name}" for name in definition.includes]
