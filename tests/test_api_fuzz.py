@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -52,6 +54,17 @@ def test_the_fuzzed_schema_is_the_one_the_api_serves(nurse_session: dict[str, st
     assert response.json() == schema.raw_schema
 
 
+@pytest.fixture
+def connection_kept_open() -> Any:
+    """As Django's test client does: the WSGI app's request signals must not close the test's
+    database connection (on PostgreSQL that would end the test's transaction mid-run)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
@@ -61,7 +74,7 @@ def test_the_fuzzed_schema_is_the_one_the_api_serves(nurse_session: dict[str, st
     suppress_health_check=list(HealthCheck),
 )
 def test_the_api_answers_every_generated_request_without_a_server_error_and_as_its_schema_says(
-    case: Any, nurse_session: dict[str, str]
+    case: Any, nurse_session: dict[str, str], connection_kept_open: None
 ) -> None:
     response = case.call(
         base_url="http://localhost",
