@@ -48,11 +48,16 @@ def add_patient(personas: Personas, **fields: Any) -> Patient:
 
 
 def add_appointments(personas: Personas, patient: Patient, n: int, *, status: str = "booked") -> list[Appointment]:
-    """``n`` appointments a day apart from START, made with the ORM (booking rules are scheduling's to test)."""
+    """``n`` appointments a day apart from START (or after the clinic's last one), made with the ORM.
+
+    Booking rules are scheduling's to test; here only the rows matter.
+    """
     room, _ = Room.objects.get_or_create(clinic=personas.clinic_a, name="1")
     request = clinic_request(personas.front_desk, personas.clinic_a)
     made = []
-    for i in range(n):
+    # One clinician and one room: each appointment a day after the clinic's last (PostgreSQL refuses overlaps).
+    already = Appointment.objects.filter(clinic=personas.clinic_a).count()
+    for i in range(already, already + n):
         starts = START + dt.timedelta(days=i)
         appointment = Appointment.objects.create(
             clinic=personas.clinic_a, patient=patient, treatment="prp_scalp", clinician=personas.physician,

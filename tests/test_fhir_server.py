@@ -137,6 +137,8 @@ def test_bad_search_parameters_answer_400_naming_the_problem(personas: Personas,
               "_cursor": "forged", "_count": "many"}  # fmt: skip
     for name, message in cases.items():
         assert message in outcome(get("/fhir/R4/Appointment", token_a, **{name: values[name]}), 400), name
+    for wrong in ("2026-02-30", "9999-12-31", "ge2026-03-01T10:00:00", "2026-03"):
+        outcome(get("/fhir/R4/Appointment", token_a, date=wrong), 400)
 
 
 def test_search_by_id_patient_subject_and_identifier(personas: Personas, token_a: str) -> None:

@@ -161,7 +161,12 @@ def _date_condition(name: str, path: str, value: str, model: type[models.Model])
     # A "+01:00" zone sent unencoded in a query string arrives as " 01:00": read it as meant.
     text = text.replace(" ", "+")
     is_datetime_field = isinstance(_field(model, path), models.DateTimeField)
-    day = parse_date(text) if len(text) == 10 else None
+    try:
+        day = parse_date(text) if len(text) == 10 else None
+    except ValueError as exc:  # well formed but not a day of the calendar (2026-02-30)
+        raise SearchError(f"{name}: {text} is not a date.") from exc
+    if day is not None and not dt.date.min < day < dt.date.max:
+        raise SearchError(f"{name}: {text} is out of range.")
     moment = None
     if day is None:
         try:
