@@ -143,6 +143,16 @@ def test_one_refused_entry_saves_nothing_and_the_report_says_which_and_why(perso
     assert not AuditEvent.objects.filter(action__in=["patient.create", "data.import"]).exists()
 
 
+def test_a_delete_entry_is_refused_records_are_never_deleted_by_an_import(personas: Personas, admin: Client) -> None:
+    patient = make_patient(personas.clinic_a, mrn="X-7")
+    data = bundle(("urn:uuid:a", fhir_patient(mrn="X-7")))
+    data["entry"][0]["request"] = {"method": "DELETE", "url": f"Patient/{patient.pk}"}
+    response = upload(admin, data)
+    assert response.status_code == 400
+    assert "Only POST and PUT entries are imported, not DELETE." in response.content.decode()
+    assert Patient.objects.filter(pk=patient.pk, is_active=True).exists()
+
+
 def test_an_appointment_that_conflicts_refuses_the_whole_bundle(personas: Personas, admin: Client) -> None:
     schedule_setup(personas)
     ref = "urn:uuid:11111111-1111-4111-8111-111111111111"

@@ -313,6 +313,12 @@ def import_bundle(*, request: HttpRequest, bundle: dict[str, Any], clinician_id:
                 entry.outcome = "refused"
                 entry.messages.append("Only Patient and Appointment resources are imported.")
                 continue
+            method = (raw.get("request") or {}).get("method") if isinstance(raw.get("request"), dict) else None
+            if method not in (None, "POST", "PUT"):
+                # Records are never deleted or patched from outside: a DELETE would erase clinical history.
+                entry.outcome = "refused"
+                entry.messages.append(f"Only POST and PUT entries are imported, not {method}.")
+                continue
             if kind == "Appointment":
                 appointments.append((number, resource))  # after every Patient, whatever the order
                 continue
