@@ -115,6 +115,9 @@ def test_other_clinics_rows_unknown_ids_and_unknown_types_answer_404(personas: P
     outcome(get(f"/fhir/R4/Patient/{other.pk}", token_a), 404)
     outcome(get("/fhir/R4/Patient/999999", token_a), 404)
     outcome(get("/fhir/R4/Patient/abc", token_a), 404)
+    outcome(get("/fhir/R4/Patient/99999999999999999999999", token_a), 404)
+    huge = "99999999999999999999999"
+    assert get("/fhir/R4/Appointment", token_a, patient=huge, _id=huge).json()["total"] == 0
     assert "not a resource type" in outcome(get("/fhir/R4/Practitioner/1", token_a), 404)
     assert get("/fhir/R4/Patient", token_a).json()["total"] == 0
 

@@ -29,6 +29,14 @@ CURSOR_SALT = "prpclinic.fhir.search.cursor"
 # Parameters every search accepts that are not filters. _format=json is what we serve anyway.
 CONTROL_PARAMS = {"_count", "_include", "_cursor", "_format", "_total"}
 PREFIXES = ("eq", "ge", "le", "gt", "lt")
+MAX_ID = 2**63 - 1  # larger ids exist nowhere; SQLite would overflow on them
+
+
+def as_id(text: str) -> int | None:
+    """A database id from a FHIR id, or None when it cannot be one (then nothing matches)."""
+    if not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
+        return None
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,8 @@ def apply(definition: ResourceDef, queryset: QuerySet, request: SearchRequest, c
 
 def _condition(definition: ResourceDef, name: str, param: SearchParam, value: str, model: type[models.Model]) -> Q:
     if param.type == "reference":
-        return Q(**{param.path: _reference_id(name, param, value)})
+        target_id = _reference_id(name, param, value)
+        return Q(**{param.path: target_id}) if target_id is not None else Q(pk__in=[])
     if param.type == "date":
         return _date_condition(name, param.path, value, model)
     if param.type == "token":
@@ -128,7 +137,8 @@ def _condition(definition: ResourceDef, name: str, param: SearchParam, value: st
             return Q(pk__in=[])
         code = code if bar else value
         if param.path == "pk":
-            return Q(pk=int(code)) if code.isdigit() else Q(pk__in=[])
+            pk = as_id(code)
+            return Q(pk=pk) if pk is not None else Q(pk__in=[])
         return Q(**{param.path: code})
     if param.type == "number":
         try:
@@ -138,14 +148,14 @@ def _condition(definition: ResourceDef, name: str, param: SearchParam, value: st
     return Q(**{f"{param.path}__istartswith": value})
 
 
-def _reference_id(name: str, param: SearchParam, value: str) -> int:
+def _reference_id(name: str, param: SearchParam, value: str) -> int | None:
     type_name, slash, pk = value.rpartition("/")
     if slash and param.target is not None and type_name.rsplit("/", 1)[-1] != param.target:
         raise SearchError(f"{name} must reference a {param.target}.")
     pk = pk if slash else value
     if not pk.isdigit():
         raise SearchError(f"{name} must be a {param.target or 'resource'} id.")
-    return int(pk)
+    return as_id(pk)
 
 
 def _field(model: type[models.Model], path: str) -> models.Field:  # type: ignore[type-arg]

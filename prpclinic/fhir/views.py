@@ -95,8 +95,9 @@ def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse
     except _NotServed:
         return operation_outcome(404, f"{type_name} is not a resource type this server serves.")
     row = None
-    if resource_id.isdigit():
-        row = definition.queryset(access.clinic.pk).filter(pk=int(resource_id)).first()
+    pk = search.as_id(resource_id)
+    if pk is not None:
+        row = definition.queryset(access.clinic.pk).filter(pk=pk).first()
     if row is None:
         return operation_outcome(404, f"{type_name}/{resource_id} is not known.")
     ctx = BuildContext(base_url=base_url(request), clinic=access.clinic)
