@@ -182,3 +182,25 @@ def test_export_memory_does_not_grow_with_the_number_of_patients(
     large_count, large_peak = _export_peak(personas)
     assert (small_count, large_count) == (200, 2000)
     assert large_peak < 1.5 * small_peak, (small_peak, large_peak)
+
+
+def test_a_full_export_has_a_file_per_type_with_records_and_every_line_validates_as_its_type(
+    personas: Any,
+) -> None:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    from tests.matrix_fhir_core import admin_records
+
+    admin_records(personas)
+    raw = issue_token(personas.clinic_a, by=personas.admin)
+    client = Client()
+    status_url = _kickoff(client, raw, "")["Content-Location"]
+    manifest = client.get(status_url, headers=bearer(raw)).json()
+    assert {"Patient", "Appointment", "Consent"} <= {o["type"] for o in manifest["output"]}
+    for output in manifest["output"]:
+        body = b"".join(client.get(output["url"], headers=bearer(raw)).streaming_content).decode()
+        lines = body.splitlines()
+        assert len(lines) == output["count"] > 0
+        model = get_fhir_model_class(output["type"])
+        for line in lines:
+            assert model.model_validate_json(line).get_resource_type() == output["type"]
