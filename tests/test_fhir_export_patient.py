@@ -96,3 +96,12 @@ def test_an_admin_starts_a_bulk_export_from_the_staff_page_and_downloads_its_ndj
     lines = b"".join(download.streaming_content).decode().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["name"][0]["given"] == ["Clara"]
     assert signed_in("physician").get("/interop/exports/").status_code == 403
+
+
+def test_the_chart_offers_the_export_to_admins_and_physicians_only(personas: Any, signed_in: Any) -> None:
+    from tests.conftest import make_patient
+
+    patient = make_patient(personas.clinic_a)
+    for persona, shown in (("admin", True), ("physician", True), ("nurse", False), ("front_desk", False)):
+        page = signed_in(persona).get(f"/patients/{patient.pk}/").content.decode()
+        assert (f"/interop/patients/{patient.pk}/export/" in page) is shown, persona
