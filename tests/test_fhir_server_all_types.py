@@ -8,8 +8,9 @@ from typing import Any
 
 from django.test import Client
 
+from prpclinic.audit.services import audit_record
 from prpclinic.fhir import registry
-from tests.conftest import Personas
+from tests.conftest import Personas, clinic_request
 from tests.fhir_tokens import bearer, issue_token
 from tests.matrix_fhir_core import admin_records
 
@@ -27,6 +28,8 @@ def _references(value: Any, found: list[str]) -> None:
 
 def test_every_registered_type_serves_valid_r4b_whose_references_resolve(personas: Personas, chain: Any) -> None:
     admin_records(personas)
+    # As visits.services.visit_start records it: Provenance then targets the visit's Procedure.
+    audit_record(action="visit.start", request=clinic_request(personas.physician, personas.clinic_a), obj=chain.visit)
     raw = issue_token(personas.clinic_a, by=personas.admin)
     served = {d.type_name for d in registry.all_types()}
     checked: set[str] = set()
@@ -45,3 +48,6 @@ def test_every_registered_type_serves_valid_r4b_whose_references_resolve(persona
                 assert followed.status_code == 200, f"{type_name} -> {ref}"
             checked.add(type_name)
     assert {"Patient", "Appointment", "Consent", "QuestionnaireResponse", "CarePlan", "Provenance"} <= checked
+    provenance = Client().get("/fhir/R4/Provenance", {"_count": 100}, headers=bearer(raw)).json()
+    targets = {e["resource"]["target"][0]["reference"].split("/")[0] for e in provenance["entry"]}
+    assert "Procedure" in targets  # the visit started by staff

@@ -24,11 +24,13 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from prpclinic.audit.models import AuditEvent
 from prpclinic.consents.models import ConsentKind, SignedConsent
+from prpclinic.fhir import registry
 from prpclinic.fhir.codesystems import EXT_SHA256, local_coding
 from prpclinic.fhir.registry import BuildContext, Include, ResourceDef, SearchError, SearchParam, reference, register
 from prpclinic.intake.models import Screening
 from prpclinic.intake.rules import QUESTIONS_BY_KEY
 from prpclinic.patients.models import Patient
+from prpclinic.prp.models import ProductStatus
 from prpclinic.scheduling.models import Appointment
 from prpclinic.treatments.models import PlannedSession, TreatmentPlan
 
@@ -435,6 +437,18 @@ PROVENANCE_SOURCES: dict[str, tuple[str, dict[str, str]]] = {
             },
         },
     ),
+    # Clinical records served by resources/clinical.py (every product and every visit is served there).
+    "prp.product": (
+        "BiologicallyDerivedProduct",
+        {
+            "prp.draw": "CREATE",
+            "prp.spin": "UPDATE",
+            "prp.prepare": "UPDATE",
+            "prp.apply": "UPDATE",
+            **{f"product.{status}": "UPDATE" for status in ProductStatus.values},
+        },
+    ),
+    "visits.visit": ("Procedure", {"visit.start": "CREATE", "visit.complete": "UPDATE"}),
 }
 PROVENANCE_ACTIONS = sorted({action for _, actions in PROVENANCE_SOURCES.values() for action in actions})
 
@@ -462,8 +476,9 @@ def build_provenance(event: AuditEvent, ctx: BuildContext) -> Provenance:
 def _provenance(clinic_id: int) -> QuerySet:
     # Rows whose action belongs to the object type (the action list alone could match another type's rows).
     condition = Q(pk__in=[])
-    for object_type, (_, actions) in PROVENANCE_SOURCES.items():
-        condition |= Q(object_type=object_type, action__in=list(actions))
+    for object_type, (fhir_type, actions) in PROVENANCE_SOURCES.items():
+        if registry.get(fhir_type) is not None:  # only targets this server serves
+            condition |= Q(object_type=object_type, action__in=list(actions))
     return (
         AuditEvent.objects.filter(clinic_id=clinic_id).filter(condition).exclude(object_id="").select_related("actor")
     )
@@ -474,7 +489,7 @@ def _target_filter(queryset: QuerySet, value: str, ctx: BuildContext) -> QuerySe
     condition = Q(pk__in=[])
     for part in value.split(","):
         type_name, _, pk = part.rpartition("/")
-        if type_name not in by_type or not pk.isdigit():
+        if type_name not in by_type or registry.get(type_name) is None or not pk.isdigit():
             raise SearchError("target must be a reference like Patient/12 to a type with provenance.")
         condition |= Q(object_type=by_type[type_name], object_id=pk)
     return queryset.filter(condition)
@@ -487,7 +502,7 @@ PROVENANCE = register(
         build=build_provenance,
         search={"target": SearchParam(type="reference", description="The resource recorded", filter=_target_filter)},
         date_path="created_at",
-        profile_doc="Who created or changed each Patient, Appointment, Consent, QuestionnaireResponse, CarePlan "
-        "(from the audit trail).",
+        profile_doc="Who created or changed each Patient, Appointment, Consent, QuestionnaireResponse, CarePlan, "
+        "BiologicallyDerivedProduct, Procedure (from the audit trail).",
     )
 )
