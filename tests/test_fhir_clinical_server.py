@@ -130,3 +130,22 @@ def test_the_capability_statement_lists_the_clinical_types_and_their_searches(pe
         if type_name != "Device":
             assert {"patient", "date"} <= params, type_name
     assert "identifier" in {p["name"] for p in resources["BiologicallyDerivedProduct"]["searchParam"]}
+
+
+def test_a_procedure_breaking_the_autologous_rule_answers_an_operation_outcome_not_a_crash(
+    personas: Personas, chain: Any, token: dict[str, str]
+) -> None:
+    from prpclinic.visits.models import Visit
+    from tests.conftest import make_patient
+    from tests.test_fhir_clinical import _applied
+
+    other = make_patient(personas.clinic_a, given_name="Otto", family_name="Other")
+    visit = Visit.objects.create(
+        clinic=personas.clinic_a, patient=other, treatment="prp_scalp", clinician=personas.physician
+    )
+    _applied(personas, chain, donor=chain.patient, visit=visit)  # the chain's patient's blood, given to Otto
+
+    status, outcome = get(f"Procedure/{visit.pk}", token)
+
+    assert status == 500 and outcome["resourceType"] == "OperationOutcome"
+    assert "autologous rule" in outcome["issue"][0]["diagnostics"]

@@ -417,7 +417,8 @@ def test_no_code_outside_the_state_service_changes_a_product_status() -> None:
         if path == allowed or "migrations" in path.parts:
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
-            if pattern.search(line) and "Incident" not in line and "incident" not in line:
+            other_model = re.search(r"\b(?!Product\b)[A-Z]\w*\.objects\b", line)  # e.g. ExportJob's own status
+            if pattern.search(line) and "Incident" not in line and "incident" not in line and not other_model:
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []
 

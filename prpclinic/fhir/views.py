@@ -8,6 +8,7 @@ use); every row is read through the type's ``queryset(clinic_id)``, so another c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -24,6 +25,7 @@ from prpclinic.fhir.bundle import fhir_response, operation_outcome, searchset
 from prpclinic.fhir.capability import capability_statement
 from prpclinic.fhir.codesystems import codesystem_json
 from prpclinic.fhir.registry import BuildContext, ResourceDef, SearchError
+from prpclinic.fhir.resources.clinical import AutologousRuleViolation
 
 View = Callable[..., HttpResponse]
 
@@ -32,6 +34,9 @@ def base_url(request: HttpRequest) -> str:
     """``https://host/fhir/R4`` as the client reached it."""
     metadata = reverse("fhir_metadata")
     return request.build_absolute_uri(metadata[: -len("metadata")]).rstrip("/")
+
+
+logger = logging.getLogger(__name__)
 
 
 def fhir_get(view: View) -> View:
@@ -50,6 +55,12 @@ def fhir_get(view: View) -> View:
             return operation_outcome(error.status, error.message)
         except SearchError as error:
             return operation_outcome(400, str(error))
+        except AutologousRuleViolation:
+            # A PRP record whose donor is not the treated patient is never served; the clinic must see why.
+            logger.error("fhir: autologous rule violated", extra={"path": request.path})
+            return operation_outcome(
+                500, "A PRP record breaks the autologous rule (donor is not the treated patient); it is not served."
+            )
 
     return wrapper
 
