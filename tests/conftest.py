@@ -167,14 +167,21 @@ class Chain:
     visit: Any
 
 
-@pytest.fixture
-def chain(personas: Personas) -> Chain:
+@dataclass
+class Lab:
+    """A clinic's PRP equipment: a centrifuge with a two-spin program, a tube lot and a kit lot."""
+
+    centrifuge: Any
+    program: Any
+    tube_lot: Any
+    kit_lot: Any
+
+
+def make_lab(clinic: Clinic) -> Lab:
     from decimal import Decimal
 
     from prpclinic.prp.models import Centrifuge, ConsumableLot, SpinProgram
-    from prpclinic.visits.models import Visit
 
-    clinic = personas.clinic_a
     today = dt.date.today()
     centrifuge = Centrifuge.objects.create(
         clinic=clinic,
@@ -213,9 +220,18 @@ def chain(personas: Personas) -> Chain:
         expiry_date=today + dt.timedelta(days=200),
         tube_capacity_ml=Decimal("10"),
     )
+    return Lab(centrifuge, program, tube_lot, kit_lot)
+
+
+@pytest.fixture
+def chain(personas: Personas) -> Chain:
+    from prpclinic.visits.models import Visit
+
+    clinic = personas.clinic_a
+    lab = make_lab(clinic)
     patient = make_patient(clinic, given_name="Clara", family_name="Weber", mrn="A000100")
     visit = Visit.objects.create(clinic=clinic, patient=patient, treatment="prp_scalp", clinician=personas.physician)
-    return Chain(centrifuge, program, tube_lot, kit_lot, patient, visit)
+    return Chain(lab.centrifuge, lab.program, lab.tube_lot, lab.kit_lot, patient, visit)
 
 
 # The browser tests' Chromium, page and console-error fixtures (tests/browser.py). Imported last:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -25,10 +24,10 @@ from playwright.sync_api import Locator, Page, expect
 
 from prpclinic.clinics.models import Clinic, User
 from prpclinic.patients.models import Patient
-from prpclinic.prp.models import Centrifuge, ConsumableLot, Product, ProductStatus, SpinProgram
+from prpclinic.prp.models import Product, ProductStatus
 from prpclinic.visits.models import Visit, VisitStatus, ZoneEntry
 from tests.browser import current_code, sign_in_with_password
-from tests.conftest import Personas, make_patient
+from tests.conftest import Lab, Personas, make_lab, make_patient
 from tests.test_consents_browser import draw_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,57 +41,10 @@ REFUSED = "status of 400 (Bad Request)"
 # --- set-up made with the ORM: the clinic's equipment ------------------------------------------
 
 
-@dataclass
-class Lab:
-    centrifuge: Centrifuge
-    program: SpinProgram
-    tube_lot: ConsumableLot
-    kit_lot: ConsumableLot
-
-
 @pytest.fixture
 def lab(personas: Personas) -> Lab:
     """A centrifuge with a two-spin program, a tube lot and a kit lot (as in conftest's ``chain``)."""
-    clinic = personas.clinic_a
-    today = dt.date.today()
-    centrifuge = Centrifuge.objects.create(
-        clinic=clinic,
-        name="Room 1",
-        make="Hettich",
-        model="EBA 200",
-        serial_number="SN-1001",
-        rotor_radius_cm=Decimal("8.6"),
-        max_rpm=6000,
-        calibration_due=today + dt.timedelta(days=90),
-    )
-    program = SpinProgram.objects.create(
-        clinic=clinic,
-        centrifuge=centrifuge,
-        name="Double spin",
-        spin1_rcf=200,
-        spin1_rpm=1441,
-        spin1_minutes=10,
-        spin2_rcf=600,
-        spin2_rpm=2496,
-        spin2_minutes=10,
-    )
-    tube_lot = ConsumableLot.objects.create(
-        clinic=clinic,
-        kind="tube",
-        product_name="Citrate tube 9 mL",
-        lot_number="T-2026-01",
-        expiry_date=today + dt.timedelta(days=200),
-        tube_capacity_ml=Decimal("9"),
-    )
-    kit_lot = ConsumableLot.objects.create(
-        clinic=clinic,
-        kind="kit",
-        product_name="PRP kit",
-        lot_number="K-77",
-        expiry_date=today + dt.timedelta(days=200),
-        tube_capacity_ml=Decimal("10"),
-    )
-    return Lab(centrifuge, program, tube_lot, kit_lot)
+    return make_lab(personas.clinic_a)
 
 
 # --- helpers: what a user does ------------------------------------------------------------------
