@@ -19,6 +19,7 @@ from prpclinic.consents.document import clinic_time
 from prpclinic.consents.forms import RevokeForm, SettingsForm, SignForm, TemplateForm
 from prpclinic.consents.models import ConsentKind, SignedConsent
 from prpclinic.consents.signature import data_url
+from prpclinic.forms import add_service_errors
 from prpclinic.patients.selectors import patient_get
 
 
@@ -26,14 +27,6 @@ def _kind(kind: str) -> str:
     if kind not in ConsentKind.values:
         raise Http404("No such consent form.")
     return kind
-
-
-def _add_errors(form: SignForm | TemplateForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 @clinic_view("consent.view")
@@ -84,7 +77,7 @@ def consent_sign(request: HttpRequest, patient_id: int, kind: str) -> HttpRespon
                 photo_uses=data.get("photo_uses", ()),
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{ConsentKind(kind).label}: consent signed and stored.")
             return redirect("consent_detail", consent_id=consent.pk)
@@ -160,11 +153,7 @@ def consent_revoke(request: HttpRequest, consent_id: int) -> HttpResponse:
         try:
             services.consent_revoke(request=request, consent_id=consent.pk, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.error_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Revocation recorded. The consent no longer allows treatment or photo use.")
             return redirect("consent_detail", consent_id=consent.pk)
@@ -214,7 +203,7 @@ def template_edit(request: HttpRequest, kind: str) -> HttpResponse:
         try:
             new = services.consent_template_revise(request=request, kind=kind, data=form.writable_data())
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             if new.pk == current.pk:
                 messages.info(request, "Nothing changed; no new version was written.")

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from prpclinic.audit.services import client_ip
 from prpclinic.clinics.models import Clinic
+from prpclinic.forms import add_service_errors
 from prpclinic.intake import services
 from prpclinic.intake.forms import PublicQuestionnaireForm
 from prpclinic.visits.models import TreatmentKind
@@ -56,11 +57,7 @@ def public_questionnaire(request: HttpRequest, slug: str, kind: str) -> HttpResp
                     address=client_ip(request),
                 )
             except ValidationError as exc:
-                if hasattr(exc, "error_dict"):
-                    for field, errors in exc.error_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
-                else:
-                    form.add_error(None, exc)
+                add_service_errors(form, exc)
             else:
                 return redirect("intake_public_thanks", slug=clinic.slug, kind=treatment)
     return render(request, "intake/public_form.html", context | {"form": form}, status=400 if form.errors else 200)

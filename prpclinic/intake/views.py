@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
+from prpclinic.forms import add_service_errors
 from prpclinic.intake import rules, selectors, services
 from prpclinic.intake.forms import DiscardForm, FileForm, QuestionnaireForm, ReviewForm, SearchForm, SettingsForm
 from prpclinic.intake.models import ReviewStatus, Screening, Submission
@@ -30,15 +31,6 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _apply_errors(form: QuestionnaireForm, exc: ValidationError) -> None:
-    """Put a service's refusal next to the field it names (or on top when it names none)."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
-
 @clinic_view("screening.record")
 @require_http_methods(["GET", "POST"])
 def screening_new(request: HttpRequest, patient_id: int, kind: str) -> HttpResponse:
@@ -51,7 +43,7 @@ def screening_new(request: HttpRequest, patient_id: int, kind: str) -> HttpRespo
                 request=request, patient_id=patient.pk, treatment=treatment, answers=form.answers()
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Screening recorded: {screening.get_result_display()}.")
             return redirect("intake_detail", screening_id=screening.pk)

@@ -12,11 +12,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from prpclinic.clinics.access import clinic_view
+from prpclinic.forms import add_service_errors
 from prpclinic.prp.models import Centrifuge
 from prpclinic.scheduling import resources, selectors
 from prpclinic.scheduling.forms import AbsenceForm, HoursForm, RoomForm, TypeForm, local_instant
 from prpclinic.scheduling.models import AppointmentType, Room
-from prpclinic.scheduling.views import add_errors, zone
+from prpclinic.scheduling.views import zone
 
 
 def _type_form(kind: AppointmentType) -> TypeForm:
@@ -58,7 +59,7 @@ def room_add(request: HttpRequest) -> HttpResponse:
         try:
             room = resources.room_save(request=request, name=form.cleaned_data["name"])
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{room.name} added.")
             return redirect("scheduling_setup")
@@ -79,7 +80,7 @@ def room_edit(request: HttpRequest, room_id: int) -> HttpResponse:
                 is_active=form.cleaned_data["is_active"],
             )  # fmt: skip
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Room saved.")
             return redirect("scheduling_setup")
@@ -97,7 +98,7 @@ def hours_add(request: HttpRequest) -> HttpResponse:
                 request=request, user_id=data["user"], weekday=data["weekday"], starts=data["starts"], ends=data["ends"]
             )
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Working hours added.")
             return redirect("scheduling_setup")
@@ -126,7 +127,7 @@ def absence_add(request: HttpRequest) -> HttpResponse:
                     request=request, user_id=data["user"], starts_at=starts_at, ends_at=ends_at, reason=data["reason"]
                 )
             except ValidationError as exc:
-                add_errors(form, exc, rename={"starts_at": "start_date", "ends_at": "end_date"})
+                add_service_errors(form, exc, rename={"starts_at": "start_date", "ends_at": "end_date"})
             else:
                 messages.success(request, "Absence recorded.")
                 return redirect("scheduling_setup")
@@ -152,7 +153,7 @@ def type_edit(request: HttpRequest, type_id: int) -> HttpResponse:
         try:
             resources.appointment_type_update(request=request, type_id=kind.pk, **form.cleaned_data)
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{kind.get_treatment_display()}: appointment length saved.")
             return redirect("scheduling_setup")

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
+from prpclinic.forms import add_service_errors
 from prpclinic.patients.selectors import patient_get, patient_search
 from prpclinic.prp.models import Centrifuge
 from prpclinic.scheduling import selectors, series, services, transitions
@@ -30,17 +31,6 @@ from prpclinic.treatments.models import PlannedSession, PlanStatus, SessionStatu
 
 def zone(request: HttpRequest) -> ZoneInfo:
     return ZoneInfo(request.clinic.timezone)
-
-
-def add_errors(form: Any, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
-    """The service's messages next to their fields (``rename`` maps a service's argument to the form's
-    field); those of fields the form lacks on top of it."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            name = (rename or {}).get(name, name)
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 def _open_sessions(request: HttpRequest, patient_id: int) -> list[PlannedSession]:
@@ -102,7 +92,7 @@ def book(request: HttpRequest, patient_id: int) -> HttpResponse:
                     note=data["note"],
                 )  # fmt: skip
             except ValidationError as exc:
-                add_errors(form, exc, rename={"starts_at": "time"})
+                add_service_errors(form, exc, rename={"starts_at": "time"})
             else:
                 local = timezone.localtime(appointment.starts_at)
                 messages.success(request, f"Booked for {local:%a %d %b %Y %H:%M}.")
@@ -225,7 +215,7 @@ def appointment_move(request: HttpRequest, appointment_id: int) -> HttpResponse:
                     clinician_id=data["clinician"], room_id=data["room"], shift_following=data["shift"] == "later",
                 )  # fmt: skip
             except ValidationError as exc:
-                add_errors(form, exc, rename={"starts_at": "time"})
+                add_service_errors(form, exc, rename={"starts_at": "time"})
             else:
                 when = timezone.localtime(moved[0].starts_at)
                 extra = f", and {len(moved) - 1} later session(s) by the same amount" if len(moved) > 1 else ""

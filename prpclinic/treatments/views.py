@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
+from prpclinic.forms import add_service_errors
 from prpclinic.patients.selectors import patient_get
 from prpclinic.treatments import plans, selectors, services
 from prpclinic.treatments.forms import (
@@ -85,7 +86,7 @@ def protocol_edit(request: HttpRequest, treatment_id: int) -> HttpResponse:
                 request=request, treatment_id=treatment.pk, values=form.values(), note=form.cleaned_data["change_note"]
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Saved as version {revised.version}; earlier versions are kept.")
             return redirect("treatments_treatment", treatment_id=treatment.pk)
@@ -109,7 +110,7 @@ def treatment_text_edit(request: HttpRequest, treatment_id: int) -> HttpResponse
                 request=request, treatment_id=treatment.pk, data={f: form.cleaned_data[f] for f in form.fields}
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "The public text was saved.")
             return redirect("treatments_treatment", treatment_id=treatment.pk)
@@ -173,7 +174,7 @@ def cocktail_create(request: HttpRequest) -> HttpResponse:
                 notes=form.cleaned_data["notes"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{cocktail.name} added to the formulary.")
             return redirect("treatments_formulary")
@@ -202,7 +203,7 @@ def vial_lot_register(request: HttpRequest) -> HttpResponse:
                 expiry_date=form.cleaned_data["expiry_date"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Lot {lot.lot_number} of {lot.cocktail.name} registered.")
             return redirect("treatments_formulary")
@@ -227,7 +228,7 @@ def plan_create(request: HttpRequest, patient_id: int) -> HttpResponse:
                 sessions=form.cleaned_data["sessions"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Treatment plan created.")
             return redirect("treatments_plan", plan_id=plan.pk)
@@ -320,7 +321,7 @@ def plan_change(request: HttpRequest, plan_id: int, action: str) -> HttpResponse
             else:
                 plans.plan_stop(request=request, plan_id=plan_id, reason=data["reason"])
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "The plan was changed; the reason is in its history.")
             return redirect("treatments_plan", plan_id=plan_id)
@@ -328,12 +329,3 @@ def plan_change(request: HttpRequest, plan_id: int, action: str) -> HttpResponse
     if action in ("move", "remove"):
         failed["session_id"] = request.POST.get("session")
     return _render_plan(request, plan_id, failed=failed)
-
-
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    """Errors next to their field when the form has it, else at the top of the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)

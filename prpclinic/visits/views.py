@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
+from prpclinic.forms import add_service_errors
 from prpclinic.prp.forms import DrawForm, PrepareForm, ReasonForm, SpinForm
 from prpclinic.prp.selectors import measures_of, products_with_chain
 from prpclinic.visits import selectors, services
@@ -22,15 +23,6 @@ from prpclinic.visits.models import TreatmentKind, Visit
 
 def visit_get(*, request: HttpRequest, visit_id: int) -> Visit:
     return selectors.visit_get(clinic_id=request.clinic.pk, visit_id=visit_id)
-
-
-def add_errors(form: Any, exc: ValidationError) -> None:
-    """The service's messages next to their fields; those of fields the form lacks on top of it."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 def may_chart(request: HttpRequest, visit: Visit) -> bool:
@@ -159,7 +151,7 @@ def zone_entry(request: HttpRequest, visit_id: int, zone: str) -> HttpResponse:
             form = zone_form_for(request, charting, zone, data=request.POST, warnings=exc.messages)
             form.is_valid()
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{entry.zone_label} charted.")
             return redirect(reverse("visit_detail", args=[visit.pk]) + f"#entry-{entry.map}-{entry.zone}")

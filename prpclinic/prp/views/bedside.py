@@ -9,11 +9,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from prpclinic.clinics.access import clinic_view
+from prpclinic.forms import add_service_errors
 from prpclinic.prp.forms import ApplyForm, VerifyForm
 from prpclinic.prp.models import ProductStatus, VerificationResult
 from prpclinic.prp.selectors import measures_of, product_get
 from prpclinic.prp.services import bedside
-from prpclinic.prp.views.chain import _add_errors
 
 
 @clinic_view("prp.handle")
@@ -35,7 +35,7 @@ def verify(request: HttpRequest) -> HttpResponse:
                 product_code=form.cleaned_data["product_code"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
             status = 400
         else:
             status = 200 if verification.result == VerificationResult.MATCH else 409
@@ -60,7 +60,7 @@ def apply(request: HttpRequest, product_id: int) -> HttpResponse:
                 zones=form.zones(),
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{product.barcode} applied and recorded.")
             return redirect("visit_detail", visit_id=product.draw.visit_id)

@@ -13,19 +13,11 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from prpclinic.clinics.access import clinic_view
+from prpclinic.forms import add_service_errors
 from prpclinic.prp.forms import DrawForm, PrepareForm, ReasonForm, SpinForm
 from prpclinic.prp.selectors import product_get
 from prpclinic.prp.services import bedside, draw, spin
 from prpclinic.visits.views import render_visit, visit_get
-
-
-def _add_errors(form: Form, exc: ValidationError) -> None:
-    """Field errors next to their field when the form has it; the rest on top."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @clinic_view("prp.handle")
@@ -37,7 +29,7 @@ def draw_blood(request: HttpRequest, visit_id: int) -> HttpResponse:
         try:
             product = draw.blood_draw(request=request, visit_id=visit.pk, **form.service_kwargs())
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Blood drawn: product {product.barcode}. Print the tube labels now.")
             return redirect("visit_detail", visit_id=visit.pk)
@@ -54,7 +46,7 @@ def _product_form_action(
             kwargs = form.service_kwargs() if hasattr(form, "service_kwargs") else dict(form.cleaned_data)
             action(request=request, product_id=product.pk, **kwargs)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, success.format(product=product.barcode))
             return redirect("visit_detail", visit_id=visit.pk)

@@ -10,11 +10,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import clinic_view, require
+from prpclinic.forms import add_service_errors
 from prpclinic.prp.forms import CentrifugeForm, LotForm, ProgramForm, ReasonForm
 from prpclinic.prp.models import Centrifuge, ConsumableLot
 from prpclinic.prp.selectors import lot_usage
 from prpclinic.prp.services import inventory
-from prpclinic.prp.views.chain import _add_errors
 
 
 @clinic_view("prp.view")
@@ -27,7 +27,7 @@ def devices(request: HttpRequest) -> HttpResponse:
             try:
                 device = inventory.centrifuge_save(request=request, centrifuge_id=None, data=form.cleaned_data)
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"{device.name} added.")
                 return redirect("prp_device", centrifuge_id=device.pk)
@@ -55,7 +55,7 @@ def device(request: HttpRequest, centrifuge_id: int) -> HttpResponse:
             try:
                 inventory.centrifuge_save(request=request, centrifuge_id=centrifuge.pk, data=form.cleaned_data)
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Saved.")
                 return redirect("prp_device", centrifuge_id=centrifuge.pk)
@@ -86,7 +86,7 @@ def program_add(request: HttpRequest, centrifuge_id: int) -> HttpResponse:
             if hasattr(exc, "error_dict") and "rcf" in exc.message_dict:
                 program_form.add_error("spin1_rcf", exc.message_dict["rcf"])
             else:
-                _add_errors(program_form, exc)
+                add_service_errors(program_form, exc)
         else:
             messages.success(request, "Program added.")
             return redirect("prp_device", centrifuge_id=centrifuge.pk)
@@ -103,7 +103,7 @@ def lots(request: HttpRequest) -> HttpResponse:
             try:
                 lot = inventory.lot_create(request=request, data=form.cleaned_data)
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"Lot {lot.lot_number} registered.")
                 return redirect("prp_lots")
