@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,6 +23,11 @@ from django.utils import timezone
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.models import Clinic, Membership
 from prpclinic.fhir.models import SCOPES, FhirToken, TokenKind, hash_token, new_raw_token
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from prpclinic.fhir.registry import ResourceDef
 
 FHIR_PREFIX = "/fhir/R4/"
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -44,6 +49,15 @@ class FhirAccess:
     token_id: int
     label: str
     user_id: int | None = None
+    # SMART patient context: when set, the token reads this one patient's compartment and nothing else.
+    patient_id: int | None = None
+
+    def restrict(self, definition: ResourceDef, queryset: QuerySet) -> QuerySet:
+        """The rows of ``definition`` this token may see: the clinic's (the queryset already is), or only the
+        context patient's compartment (types outside the compartment then match nothing)."""
+        if self.patient_id is None:
+            return queryset
+        return queryset.filter(definition.patient_filter([self.patient_id]))
 
     def allows(self, scope: str) -> bool:
         # system/*.read covers everything patient/*.read does.

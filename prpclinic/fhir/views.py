@@ -108,7 +108,7 @@ def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse
     row = None
     pk = search.as_id(resource_id)
     if pk is not None:
-        row = definition.queryset(access.clinic.pk).filter(pk=pk).first()
+        row = access.restrict(definition, definition.queryset(access.clinic.pk)).filter(pk=pk).first()
     if row is None:
         return operation_outcome(404, f"{type_name}/{resource_id} is not known.")
     ctx = BuildContext(base_url=base_url(request), clinic=access.clinic)
@@ -129,7 +129,7 @@ def search_type(request: HttpRequest, type_name: str) -> HttpResponse:
             raise FhirAuthError(403, f"This token's scopes do not allow reading {include.target}.")
     base = base_url(request)
     ctx = BuildContext(base_url=base, clinic=access.clinic)
-    queryset = search.apply(definition, definition.queryset(access.clinic.pk), parsed, ctx)
+    queryset = search.apply(definition, access.restrict(definition, definition.queryset(access.clinic.pk)), parsed, ctx)
     total = queryset.count()
     rows, last_pk = search.page(queryset, parsed)
     matches = [(ctx.url(type_name, row.pk), definition.build(row, ctx)) for row in rows]
@@ -158,7 +158,8 @@ def _included(
         ids = {getattr(row, include.id_attr) for row in rows} - {None}
         if not ids:
             continue
-        for target_row in target.queryset(access.clinic.pk).filter(pk__in=ids).order_by("pk"):
+        rows_of_target = access.restrict(target, target.queryset(access.clinic.pk))
+        for target_row in rows_of_target.filter(pk__in=ids).order_by("pk"):
             url = ctx.url(include.target, target_row.pk)
             if url not in seen:
                 seen.add(url)
