@@ -83,6 +83,14 @@ class ResourceDef:
     patient_path: str | None = None
     date_path: str | None = None
     profile_doc: str = ""  # one line for the CapabilityStatement's resource documentation
+    # A type may be served from several tables ("sources"): the primary source has no prefix and numeric ids;
+    # each further source's ids are ``<id_prefix>-<pk>`` (e.g. ``wb-12`` for a whole-blood parent), so ids of
+    # one type never collide across tables.
+    id_prefix: str = ""
+
+    def fhir_id(self, pk: int | str) -> str:
+        """The FHIR id of this source's row ``pk``."""
+        return f"{self.id_prefix}-{pk}" if self.id_prefix else str(pk)
 
     def all_search_params(self) -> dict[str, SearchParam]:
         """The type's own parameters plus the common ones every type answers (``_id``, ``patient``)."""
@@ -129,16 +137,20 @@ def display_reference(display: str) -> dict[str, str]:
     return {"display": display}
 
 
-_REGISTRY: dict[str, ResourceDef] = {}
+_REGISTRY: dict[str, list[ResourceDef]] = {}
 _loaded = False
 
 
 def register(definition: ResourceDef) -> ResourceDef:
-    """Register a type; registering the same type twice is a programming error (two builders for one type)."""
-    existing = _REGISTRY.get(definition.type_name)
-    if existing is not None and existing is not definition:
-        raise ValueError(f"FHIR type {definition.type_name} is already registered")
-    _REGISTRY[definition.type_name] = definition
+    """Register a source of a type. Two sources with the same type and prefix are a programming error (two
+    builders for one id); the primary source (no prefix) is always listed first."""
+    sources = _REGISTRY.setdefault(definition.type_name, [])
+    if definition in sources:
+        return definition
+    if any(source.id_prefix == definition.id_prefix for source in sources):
+        raise ValueError(f"FHIR type {definition.type_name} already has a source with prefix {definition.id_prefix!r}")
+    sources.append(definition)
+    sources.sort(key=lambda source: (source.id_prefix != "", source.id_prefix))
     return definition
 
 
@@ -152,12 +164,25 @@ def _ensure_loaded() -> None:
 
 
 def get(type_name: str) -> ResourceDef | None:
-    """The definition of a served type, or None."""
+    """The primary definition of a served type (its search parameters and includes), or None."""
     _ensure_loaded()
-    return _REGISTRY.get(type_name)
+    sources = _REGISTRY.get(type_name)
+    return sources[0] if sources else None
+
+
+def sources(type_name: str) -> list[ResourceDef]:
+    """Every source of a type, primary first (empty when the type is not served)."""
+    _ensure_loaded()
+    return list(_REGISTRY.get(type_name, []))
 
 
 def all_types() -> list[ResourceDef]:
-    """Every served type, sorted by name (stable order for the CapabilityStatement and exports)."""
+    """The primary definition of every served type, sorted by name (stable order for the CapabilityStatement)."""
     _ensure_loaded()
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    return [_REGISTRY[name][0] for name in sorted(_REGISTRY)]
+
+
+def all_sources() -> list[ResourceDef]:
+    """Every source of every type, by type name then primary first: what an export must walk to miss nothing."""
+    _ensure_loaded()
+    return [source for name in sorted(_REGISTRY) for source in _REGISTRY[name]]
