@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from prpclinic.fhir.registry import ResourceDef
+    from prpclinic.patients.models import Patient
 
 FHIR_PREFIX = "/fhir/R4/"
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -89,7 +90,8 @@ def authenticate(request: HttpRequest, *, scope: str | None = None) -> FhirAcces
     """Check the request's bearer token; audit the use. Side effects: one audit event, and
     ``last_used_at`` when older than a minute. Sets ``request.fhir_access``."""
     raw = _bearer(request)
-    token = FhirToken.objects.select_related("clinic").filter(token_hash=hash_token(raw)).first()
+    # The patient comes in the same query: a patient-context token costs no extra round trip per request.
+    token = FhirToken.objects.select_related("clinic", "patient").filter(token_hash=hash_token(raw)).first()
     now = timezone.now()
     if token is None:
         raise FhirAuthError(401, "The token is not known.")
@@ -104,8 +106,17 @@ def authenticate(request: HttpRequest, *, scope: str | None = None) -> FhirAcces
         and not Membership.objects.filter(user_id=token.user_id, clinic_id=token.clinic_id, is_active=True).exists()
     ):
         raise FhirAuthError(401, "The token's staff member no longer works for this clinic.")
+    if token.patient is not None and token.patient.merged_into_id is not None:
+        # Never follow a merge silently: the client was granted one record, and the survivor is another one
+        # (it may hold another registration's history). The clinic issues a new token for the survivor.
+        raise FhirAuthError(401, "The token's patient record was merged into another record: ask for a new token.")
     access = FhirAccess(
-        clinic=token.clinic, scopes=token.scope_set, token_id=token.pk, label=token.label, user_id=token.user_id
+        clinic=token.clinic,
+        scopes=token.scope_set,
+        token_id=token.pk,
+        label=token.label,
+        user_id=token.user_id,
+        patient_id=token.patient_id,
     )
     if scope is not None:
         access.require(scope)
@@ -159,6 +170,20 @@ def validate_scopes(scopes: Iterable[str]) -> list[str]:
     return chosen
 
 
+def validate_token_patient(*, clinic: Clinic, patient: Patient, scopes: list[str]) -> None:
+    """A patient context narrows a token to one record: only ``patient/*.read`` makes sense with it (a
+    ``system/*.read`` token would reach every record anyway), and the patient must be a live record of the
+    token's clinic (a merged-away duplicate is no longer anyone's record)."""
+    if scopes != [PATIENT_READ]:
+        raise ValidationError({"scopes": f"A token limited to one patient can only have the scope {PATIENT_READ}."})
+    if patient.clinic_id != clinic.pk:
+        raise ValidationError({"patient": "This patient is not a patient of this clinic."})
+    if patient.merged_into_id is not None:
+        raise ValidationError({"patient": "This record was merged into another one: choose the record that stays."})
+    if not patient.is_active:
+        raise ValidationError({"patient": "This patient record is deactivated."})
+
+
 def create_token(
     *,
     clinic: Clinic,
@@ -167,19 +192,25 @@ def create_token(
     created_by: Any,
     user: Any = None,
     expires_at: dt.datetime | None = None,
+    patient: Patient | None = None,
 ) -> tuple[FhirToken, str]:
-    """Create a token row; the raw token is returned once and never stored."""
+    """Create a token row; the raw token is returned once and never stored. With ``patient`` the token reads
+    only that patient's compartment (SMART patient context)."""
+    chosen = validate_scopes(scopes)
+    if patient is not None:
+        validate_token_patient(clinic=clinic, patient=patient, scopes=chosen)
     raw = new_raw_token()
     token = FhirToken(
         clinic=clinic,
         label=label,
         kind=TokenKind.STAFF if user is not None else TokenKind.SYSTEM,
         user=user,
-        scopes=" ".join(validate_scopes(scopes)),
+        scopes=" ".join(chosen),
         token_hash=hash_token(raw),
         hint=raw[:12],
         created_by=created_by,
         expires_at=expires_at,
+        patient=patient,
     )
     if user is not None and not Membership.objects.filter(user=user, clinic=clinic, is_active=True).exists():
         raise ValidationError({"user": "This person has no active place in the clinic."})
@@ -197,8 +228,10 @@ def issue_token(
     scopes: Iterable[str],
     user: Any = None,
     expires_at: dt.datetime | None = None,
+    patient: Patient | None = None,
 ) -> tuple[FhirToken, str]:
-    """Issue a token for the request's clinic (an admin's action). Audited; the secret is not."""
+    """Issue a token for the request's clinic (an admin's action). Audited (the patient by id, never by name);
+    the secret is not."""
     with transaction.atomic():
         token, raw = create_token(
             clinic=request.clinic,  # type: ignore[attr-defined]
@@ -207,12 +240,19 @@ def issue_token(
             created_by=request.user,
             user=user,
             expires_at=expires_at,
+            patient=patient,
         )
         audit_record(
             action="fhir.token.issue",
             request=request,
             obj=token,
-            changes={"label": label, "scopes": token.scopes, "user": token.user_id, "hint": token.hint},
+            changes={
+                "label": label,
+                "scopes": token.scopes,
+                "user": token.user_id,
+                "hint": token.hint,
+                "patient": token.patient_id,
+            },
         )
     return token, raw
 

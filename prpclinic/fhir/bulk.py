@@ -1,9 +1,15 @@
-"""FHIR Bulk Data export (system level ``$export``): kick-off, status, files, cancel; and the task that writes them.
+"""FHIR Bulk Data export: system level (``$export``) and patient level (``Patient/$export``): kick-off, status,
+files, cancel; and the task that writes them.
 
-The export runs as a background task (django-tasks). Each resource type is read with a server-side cursor in
-chunks (``QuerySet.iterator(chunk_size=...)``) and each resource is written as one NDJSON line to a temporary file on
-disk, which is then saved to Django storage: memory holds one chunk of rows, never a whole type, so a clinic of
-100,000 patients exports in the same memory as one of 1,000 (``tests/test_fhir_export_bulk.py`` measures it).
+The export runs as a background task (django-tasks). Each resource type is read source by source (a type may be
+served from several tables, see ``registry.sources``), each source with a server-side cursor in chunks
+(``QuerySet.iterator(chunk_size=...)``), and each resource is written as one NDJSON line to the type's one temporary
+file on disk, which is then saved to Django storage: memory holds one chunk of rows, never a whole type, so a clinic
+of 100,000 patients exports in the same memory as one of 1,000 (``tests/test_fhir_export_bulk.py`` measures it).
+
+A patient-level export writes only the patient-compartment types (those whose definition has a ``patient_path``),
+for every patient of the clinic (``system/*.read``), for the ``patient`` parameters given, or for the token's own
+patient (a SMART patient-context token).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import gc
 import json
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files import File
@@ -28,9 +35,10 @@ from django.views.decorators.http import require_http_methods
 from django_tasks import task
 
 from prpclinic.audit.services import audit_record
-from prpclinic.fhir import registry
+from prpclinic.fhir import registry, search
 from prpclinic.fhir.auth import SYSTEM_READ, FhirAccess, FhirAuthError, authenticate, error_response, operation_outcome
-from prpclinic.fhir.models import ExportJob, ExportStatus
+from prpclinic.fhir.models import ExportJob, ExportLevel, ExportStatus
+from prpclinic.patients.models import Patient
 
 NDJSON = "application/fhir+ndjson"
 ACCEPTED_FORMATS = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
@@ -39,23 +47,60 @@ CHUNK_SIZE = 500
 PROGRESS_EVERY = 2000
 # Fields that say when a row last changed, tried in order for ``_since``.
 CHANGED_FIELDS = ("updated_at", "modified_at")
+# At most this many ``patient`` parameters in one kick-off: the ids become one ``IN (...)`` list per source, which
+# must stay well under SQLite's bound-parameter limit. More patients: several exports, or all of them (no parameter).
+MAX_PATIENTS = 500
 
 
 class ExportRequestError(ValueError):
-    pass
+    """A kick-off the server cannot honour: 400 (404 with ``status=404`` for a patient it does not know)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # --- starting a job (API and staff page share it) ----------------------------------------------
 
 
-def parse_types(value: str | None) -> list[str]:
+def parse_types(value: str | None, *, patient_level: bool = False) -> list[str]:
+    """The ``_type`` list as type names (sorted, once each); a patient-level export takes compartment types only."""
     if not value:
         return []
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if registry.get(name) is None]
     if unknown:
         raise ExportRequestError(f"This server does not export: {', '.join(unknown)}.")
+    if patient_level:
+        outside = [name for name in names if registry.get(name).patient_path is None]  # type: ignore[union-attr]
+        if outside:
+            raise ExportRequestError(
+                f"Not in the patient compartment, so not part of a patient-level export: {', '.join(outside)}."
+            )
     return sorted(set(names))
+
+
+def parse_patients(references: list[str], *, clinic: Any, access: FhirAccess | None = None) -> list[int]:
+    """The ``patient`` parameters (``Patient/<id>``) as ids of the clinic's patients, sorted, once each.
+
+    A malformed reference is a 400; a patient the clinic does not have (or, for a patient-context token, any other
+    patient than its own) is a 404 that names only the reference the client sent. One query for all of them."""
+    ids: set[int] = set()
+    for reference in references:
+        type_name, _, raw_id = reference.strip().partition("/")
+        pk = search.as_id(raw_id) if type_name == "Patient" else None
+        if pk is None:
+            raise ExportRequestError(f"patient must be a reference like Patient/12, not {reference[:40]!r}.")
+        ids.add(pk)
+    if len(ids) > MAX_PATIENTS:
+        raise ExportRequestError(f"At most {MAX_PATIENTS} patients in one export; omit patient to export them all.")
+    known = set(Patient.objects.filter(clinic=clinic, pk__in=ids).values_list("pk", flat=True))
+    if access is not None and access.patient_id is not None:
+        known &= {access.patient_id}
+    missing = sorted(ids - known)
+    if missing:
+        raise ExportRequestError(f"Patient/{missing[0]} is not known.", status=404)
+    return sorted(ids)
 
 
 def parse_since(value: str | None) -> dt.datetime | None:
@@ -79,8 +124,13 @@ def start_export(
     since: dt.datetime | None,
     token_id: int | None = None,
     requested_by: Any = None,
+    level: str = ExportLevel.SYSTEM,
+    patients: list[int] | None = None,
 ) -> ExportJob:
-    """Create the job (audited) and queue the task. Side effects: an ``ExportJob`` row, an audit event, a task."""
+    """Create the job (audited) and queue the task. Side effects: an ``ExportJob`` row, an audit event, a task.
+
+    ``level`` is ``system`` (every type) or ``patient`` (compartment types of ``patients``, or of all the clinic's
+    patients when ``patients`` is empty); the caller has checked the patients are the clinic's."""
     with transaction.atomic():
         job = ExportJob(
             clinic=clinic,
@@ -88,6 +138,8 @@ def start_export(
             requested_by=requested_by,
             types=types,
             since=since,
+            level=level,
+            patients=patients or [],
             request_url=request_url[:500],
             transaction_time=timezone.now(),
         )
@@ -99,7 +151,13 @@ def start_export(
             actor=requested_by,
             clinic=clinic,
             obj=job,
-            changes={"types": types, "since": since.isoformat() if since else None, "token": token_id},
+            changes={
+                "types": types,
+                "since": since.isoformat() if since else None,
+                "token": token_id,
+                "level": level,
+                "patients": patients or [],
+            },
         )
     # Queued after the commit, so a worker never looks for a job that is not there yet.
     run_export.enqueue(job_id=job.pk)
@@ -114,8 +172,16 @@ def _changed_field(queryset: QuerySet) -> str | None:
     return next((name for name in CHANGED_FIELDS if name in names), None)
 
 
-def export_queryset(definition: registry.ResourceDef, clinic_id: int, since: dt.datetime | None) -> QuerySet:
+def export_queryset(
+    definition: registry.ResourceDef,
+    clinic_id: int,
+    since: dt.datetime | None,
+    patient_ids: list[int] | None = None,
+) -> QuerySet:
+    """One source's rows to export: the clinic's, of ``patient_ids`` when given, changed after ``since``."""
     queryset = definition.queryset(clinic_id)
+    if patient_ids:
+        queryset = queryset.filter(definition.patient_filter(patient_ids))
     if since is not None:
         # Resources changed since then; a type without a change time is exported whole (never silently dropped).
         changed = _changed_field(queryset)
@@ -138,7 +204,25 @@ def ndjson_lines(definition: registry.ResourceDef, queryset: QuerySet, ctx: regi
 
 def _base_url(job: ExportJob) -> str:
     url = job.request_url.split("?", 1)[0]
-    return url.rsplit("/$export", 1)[0] if "/$export" in url else url.rstrip("/")
+    url = url.rsplit("/$export", 1)[0] if "/$export" in url else url.rstrip("/")
+    # Patient/$export: the server's base is above the type.
+    return url.removesuffix("/Patient") if job.level == ExportLevel.PATIENT else url
+
+
+def export_plan(job: ExportJob) -> list[tuple[str, list[registry.ResourceDef]]]:
+    """The job's types, each with the sources to walk (all of them, into the type's one file). A patient-level
+    job keeps the patient-compartment types, and of those the sources that can say whose a row is."""
+    names = job.types or [definition.type_name for definition in registry.all_types()]
+    plan: list[tuple[str, list[registry.ResourceDef]]] = []
+    for name in names:
+        sources = registry.sources(name)
+        if job.level == ExportLevel.PATIENT:
+            if not sources or sources[0].patient_path is None:
+                continue
+            sources = [source for source in sources if source.patient_path is not None]
+        if sources:
+            plan.append((name, sources))
+    return plan
 
 
 def _cancelled(job_id: int) -> bool:
@@ -153,7 +237,7 @@ def run_export(*, job_id: int) -> None:
         return  # cancelled before it started, or already run
     job = ExportJob.objects.select_related("clinic").get(pk=job_id)
     ctx = registry.BuildContext(base_url=_base_url(job), clinic=job.clinic)
-    definitions = [registry.get(name) for name in job.types] if job.types else registry.all_types()
+    patient_ids = job.patients if job.level == ExportLevel.PATIENT else None
     output: list[dict[str, Any]] = []
     written = 0
     # The per-chunk collections below then only walk objects made during the export, not the hundreds of
@@ -161,28 +245,30 @@ def run_export(*, job_id: int) -> None:
     gc.collect()
     gc.freeze()
     try:
-        for index, definition in enumerate(d for d in definitions if d is not None):
-            queryset = export_queryset(definition, job.clinic_id, job.since)
+        for index, (type_name, sources) in enumerate(export_plan(job)):
             count = 0
+            # One file per type, whatever the number of its sources (Bulk Data: one type per NDJSON file).
             with tempfile.TemporaryFile() as spool:
-                for line in ndjson_lines(definition, queryset, ctx):
-                    spool.write(line)
-                    count += 1
-                    written += 1
-                    if written % PROGRESS_EVERY == 0:
-                        if _cancelled(job_id):
-                            _discard(output)
-                            return
-                        ExportJob.objects.filter(pk=job_id).update(
-                            progress=f"{definition.type_name}: {count} resources ({written} in all)"
-                        )
+                for definition in sources:
+                    queryset = export_queryset(definition, job.clinic_id, job.since, patient_ids)
+                    for line in ndjson_lines(definition, queryset, ctx):
+                        spool.write(line)
+                        count += 1
+                        written += 1
+                        if written % PROGRESS_EVERY == 0:
+                            if _cancelled(job_id):
+                                _discard(output)
+                                return
+                            ExportJob.objects.filter(pk=job_id).update(
+                                progress=f"{type_name}: {count} resources ({written} in all)"
+                            )
                 if count:
                     spool.seek(0)
                     name = default_storage.save(
-                        f"fhir-exports/{job.clinic_id}/{job_id}/{index:02d}-{definition.type_name}.ndjson", File(spool)
+                        f"fhir-exports/{job.clinic_id}/{job_id}/{index:02d}-{type_name}.ndjson", File(spool)
                     )
-                    output.append({"type": definition.type_name, "name": name, "count": count})
-            ExportJob.objects.filter(pk=job_id).update(progress=f"{definition.type_name} done ({written} in all)")
+                    output.append({"type": type_name, "name": name, "count": count})
+            ExportJob.objects.filter(pk=job_id).update(progress=f"{type_name} done ({written} in all)")
     except Exception as error:
         _discard(output)
         ExportJob.objects.filter(pk=job_id).update(
@@ -207,7 +293,12 @@ def _discard(output: list[dict[str, Any]]) -> None:
 
 
 def _access(request: HttpRequest) -> FhirAccess:
-    return authenticate(request, scope=SYSTEM_READ)
+    """A token that may follow exports: ``system/*.read``, or a patient-context token (its own patient's
+    exports). Which jobs it sees is narrowed further by ``_job_for``."""
+    access = authenticate(request)
+    if access.patient_id is None:
+        access.require(SYSTEM_READ)
+    return access
 
 
 def _job_for(access: FhirAccess, job_id: int) -> ExportJob | None:
@@ -215,23 +306,90 @@ def _job_for(access: FhirAccess, job_id: int) -> ExportJob | None:
     return ExportJob.objects.filter(pk=job_id, clinic=access.clinic, token_id=access.token_id).first()
 
 
-@csrf_exempt
-@require_http_methods(["GET"])
-def export_kickoff(request: HttpRequest) -> HttpResponse:
+@dataclass(frozen=True)
+class KickoffParams:
+    """What a kick-off asks for, from the query string (GET) or a Parameters resource (POST)."""
+
+    types: str | None = None
+    since: str | None = None
+    output_format: str | None = None
+    patients: list[str] = field(default_factory=list)
+
+
+def _get_params(request: HttpRequest) -> KickoffParams:
+    patients = [part for value in request.GET.getlist("patient") for part in value.split(",") if part.strip()]
+    return KickoffParams(
+        types=request.GET.get("_type"),
+        since=request.GET.get("_since"),
+        output_format=request.GET.get("_outputFormat"),
+        patients=patients,
+    )
+
+
+# The value[x] each kick-off parameter may carry in a POSTed Parameters resource (Bulk Data IG 2.0).
+_PARAMETER_VALUES = {
+    "_type": ("valueString",),
+    "_since": ("valueInstant", "valueDateTime", "valueString"),
+    "_outputFormat": ("valueString", "valueCode"),
+}
+
+
+def _post_params(request: HttpRequest) -> KickoffParams:
+    """A Parameters resource: ``patient`` as ``valueReference``, ``_type``/``_since``/``_outputFormat`` as values."""
     try:
-        access = _access(request)
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ExportRequestError("The body must be a FHIR Parameters resource in JSON.") from error
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise ExportRequestError("The body must be a FHIR Parameters resource in JSON.")
+    values: dict[str, list[str]] = {}
+    for parameter in body.get("parameter") or []:
+        name = parameter.get("name") if isinstance(parameter, dict) else None
+        if name == "patient":
+            reference = (parameter.get("valueReference") or {}).get("reference")
+            if not isinstance(reference, str):
+                raise ExportRequestError("Each patient parameter needs a valueReference like Patient/12.")
+            values.setdefault("patient", []).append(reference)
+        elif name in _PARAMETER_VALUES:
+            value = next((parameter[key] for key in _PARAMETER_VALUES[name] if key in parameter), None)
+            if not isinstance(value, str):
+                raise ExportRequestError(f"The parameter {name} needs a text value.")
+            values.setdefault(name, []).append(value)
+        else:
+            raise ExportRequestError(f"This server does not take the parameter {str(name)[:40]!r} in an export.")
+    return KickoffParams(
+        types=",".join(values.get("_type", [])) or None,
+        since=(values.get("_since") or [None])[-1],
+        output_format=(values.get("_outputFormat") or [None])[-1],
+        patients=values.get("patient", []),
+    )
+
+
+def _kickoff(request: HttpRequest, *, level: str) -> HttpResponse:
+    """Shared by both kick-offs: checks (nothing is started on any refusal), then the job, then 202."""
+    try:
+        access = authenticate(request)
+        if level == ExportLevel.SYSTEM or access.patient_id is None:
+            # A patient-context token exports its own patient only; everything else needs system/*.read.
+            access.require(SYSTEM_READ)
     except FhirAuthError as error:
         return error_response(error)
     if "respond-async" not in request.headers.get("Prefer", ""):
         return operation_outcome(400, "Bulk export is asynchronous: send the header Prefer: respond-async.")
-    output_format = request.GET.get("_outputFormat")
-    if output_format and output_format not in ACCEPTED_FORMATS:
-        return operation_outcome(400, "The only output format is application/fhir+ndjson.")
+    patient_level = level == ExportLevel.PATIENT
     try:
-        types = parse_types(request.GET.get("_type"))
-        since = parse_since(request.GET.get("_since"))
+        params = _post_params(request) if request.method == "POST" else _get_params(request)
+        if params.output_format and params.output_format not in ACCEPTED_FORMATS:
+            raise ExportRequestError("The only output format is application/fhir+ndjson.")
+        types = parse_types(params.types, patient_level=patient_level)
+        since = parse_since(params.since)
+        patients: list[int] = []
+        if patient_level:
+            patients = parse_patients(params.patients, clinic=access.clinic, access=access)
+            if not patients and access.patient_id is not None:
+                patients = [access.patient_id]
     except ExportRequestError as error:
-        return operation_outcome(400, str(error))
+        return operation_outcome(error.status, str(error))
     job = start_export(
         clinic=access.clinic,
         request_url=request.build_absolute_uri(),
@@ -239,11 +397,28 @@ def export_kickoff(request: HttpRequest) -> HttpResponse:
         types=types,
         since=since,
         token_id=access.token_id,
+        level=level,
+        patients=patients,
     )
     response = HttpResponse(status=202)
     response["Content-Location"] = request.build_absolute_uri(reverse("fhir_export_status", args=[job.pk]))
     response["Cache-Control"] = "no-store"
     return response
+
+
+@csrf_exempt
+@require_http_methods(["GET"])
+def export_kickoff(request: HttpRequest) -> HttpResponse:
+    """``GET /fhir/R4/$export``: every type of the clinic (``system/*.read``)."""
+    return _kickoff(request, level=ExportLevel.SYSTEM)
+
+
+@csrf_exempt  # bearer tokens only, no cookies: CSRF does not apply
+@require_http_methods(["GET", "POST"])
+def patient_export_kickoff(request: HttpRequest) -> HttpResponse:
+    """``GET|POST /fhir/R4/Patient/$export``: the patient-compartment types of the clinic's patients (or of the
+    ``patient`` parameters, or of a patient-context token's own patient)."""
+    return _kickoff(request, level=ExportLevel.PATIENT)
 
 
 def manifest(job: ExportJob, request: HttpRequest) -> dict[str, Any]:

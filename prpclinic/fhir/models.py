@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# The scopes this server grants (SMART App Launch v1 style). `patient/*.read` reads any patient's
-# record resource by resource; `system/*.read` adds the system-level bulk export.
+# The scopes this server grants (SMART App Launch v1 style). `patient/*.read` reads the patient-compartment
+# types resource by resource (any patient of the clinic, or only the token's own patient when it has one);
+# `system/*.read` reads every type and adds the bulk exports.
 SCOPES: dict[str, str] = {
     "patient/*.read": "Read patient records (read and search)",
     "system/*.read": "Read everything, including bulk export ($export)",
@@ -60,6 +61,12 @@ class FhirToken(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # SMART patient context: the token reads this one patient's compartment and nothing else. related_name "+"
+    # on purpose: a patient merge moves every *visible* relation to the survivor, and a token must not silently
+    # follow its patient into another record (it answers 401 once its patient is merged; see auth.authenticate).
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -96,6 +103,11 @@ class ExportStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ExportLevel(models.TextChoices):
+    SYSTEM = "system", "System ($export)"
+    PATIENT = "patient", "Patients (Patient/$export)"
+
+
 class ExportJob(models.Model):
     """One bulk export ($export): NDJSON files per resource type in Django storage."""
 
@@ -108,6 +120,12 @@ class ExportJob(models.Model):
     status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
     types = models.JSONField(default=list, blank=True, help_text="Resource types asked for; empty means all.")
     since = models.DateTimeField(null=True, blank=True)
+    # System level: every served type. Patient level: the patient-compartment types, of ``patients`` (ids), or of
+    # every patient of the clinic when that list is empty.
+    level = models.CharField(max_length=10, choices=ExportLevel.choices, default=ExportLevel.SYSTEM)
+    patients = models.JSONField(
+        default=list, blank=True, help_text="Patient ids of a patient-level export; empty means all."
+    )
     request_url = models.CharField(max_length=500)
     transaction_time = models.DateTimeField(default=timezone.now)
     progress = models.CharField(max_length=200, blank=True)
