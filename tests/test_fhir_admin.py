@@ -194,7 +194,7 @@ def test_consent_points_at_its_signed_pdf_with_its_sha256_and_a_revoked_one_is_i
     body = client_a(f"/fhir/R4/Consent/{records.consent.pk}").json()
     assert body["status"] == "active" and body["scope"]["coding"][0]["code"] == "treatment"
     attachment = body["sourceAttachment"]
-    assert attachment["url"] == f"http://testserver/consents/{records.consent.pk}/pdf/"
+    assert attachment["url"] == f"http://testserver/fhir/R4/Binary/consent-{records.consent.pk}"
     assert attachment["contentType"] == "application/pdf" and attachment["size"] == records.consent.pdf_size
     digest = base64.b64decode(attachment["extension"][0]["valueBase64Binary"]).hex()
     assert attachment["extension"][0]["url"] == EXT_SHA256 and digest == records.consent.pdf_sha256

@@ -52,17 +52,29 @@ class CsvForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    """One select per patient field, choosing a column of the CSV (or none), and the date format."""
+    """One select per patient field, choosing a column of the CSV (or none), the date format, and the system of
+    the external identifier column (one system per file: a hospital's export carries its own numbers)."""
 
     date_format = forms.ChoiceField(label="Dates in the file are written", choices=list(importing.DATE_FORMATS.items()))
+    identifier_system = forms.CharField(
+        label="Identifier system (of the external identifier column)",
+        required=False,
+        max_length=255,
+        strip=True,
+        help_text="A URI naming who issued those numbers, e.g. https://hospital.example/mrn or urn:oid:1.2.3.4. "
+        "A patient whose number in that system is known is updated instead of created again.",
+    )
 
-    def __init__(self, *args: Any, columns: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, columns: list[str], clinic_slug: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.clinic_slug = clinic_slug
         choices = [(NOT_MAPPED, "(not imported)")] + [(str(i), column) for i, column in enumerate(columns)]
         for name, label in importing.IMPORT_FIELDS.items():
             self.fields[name] = forms.ChoiceField(
                 label=label, choices=choices, required=name in importing.REQUIRED_FIELDS
             )
+        # The system next to its column, after the fields.
+        self.order_fields([*(n for n in self.fields if n != "identifier_system"), "identifier_system"])
 
     def mapping(self) -> dict[str, int]:
         return {
@@ -81,6 +93,14 @@ class MappingForm(forms.Form):
             if column in used:
                 self.add_error(name, f"This column is already chosen for {importing.IMPORT_FIELDS[used[column]]}.")
             used[column] = name
+        system = cleaned.get("identifier_system", "")
+        if cleaned.get("external_id") not in (None, NOT_MAPPED):
+            try:
+                cleaned["identifier_system"] = importing.check_identifier_system(system, self.clinic_slug)
+            except ValidationError as exc:
+                self.add_error("identifier_system", exc)
+        elif system:
+            self.add_error("external_id", "Choose the column that holds these identifiers (or clear the system).")
         return cleaned
 
 
@@ -188,9 +208,11 @@ def csv_map(request: HttpRequest) -> HttpResponse:
     if table is None:
         return _page(request, status=404, missing_csv=True)
     if request.method == "POST":
-        form = MappingForm(request.POST, columns=table.columns)
+        form = MappingForm(request.POST, columns=table.columns, clinic_slug=request.clinic.slug)
     else:
-        form = MappingForm(initial={**importing.guess_mapping(table.columns)}, columns=table.columns)
+        form = MappingForm(
+            initial={**importing.guess_mapping(table.columns)}, columns=table.columns, clinic_slug=request.clinic.slug
+        )
     context: dict[str, Any] = {"form": form, "columns": table.columns, "rows": table.rows[: importing.PREVIEW_ROWS]}
     context["total_rows"] = len(table.rows)
     if request.method != "POST":
@@ -204,6 +226,7 @@ def csv_map(request: HttpRequest) -> HttpResponse:
             table=table,
             mapping=form.mapping(),
             date_format=form.cleaned_data["date_format"],
+            identifier_system=form.cleaned_data.get("identifier_system", ""),
             rows=None if importing_all else range(min(importing.PREVIEW_ROWS, len(table.rows))),
         )
     except ValidationError as exc:

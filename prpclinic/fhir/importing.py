@@ -7,10 +7,13 @@ the refused ones were refused. Writes go through the apps' services (``patients.
 ``scheduling.services.appointment_book``), so every created or changed record is audited as if
 typed in by the importing admin; one ``data.import`` event sums up a committed import.
 
-De-duplication is by identifier: a Patient whose MRN identifier (system
-``urn:prpclinic:clinic:<slug>:mrn``) is already a record of this clinic updates that record;
-otherwise a new record is made (the MRN kept if given, else the clinic's next one). Identifiers
-of other systems are listed in the report and not kept: there is no table for them yet.
+De-duplication is by any identifier. Our own MRN (system ``urn:prpclinic:clinic:<slug>:mrn``)
+matches the record number; any other system (a hospital's MRN, a national id) matches the
+clinic's ``ExternalIdentifier`` rows. All matches on one patient: that record is updated and
+takes the entry's new foreign identifiers; no match: a record is created (the MRN kept if given,
+else the clinic's next one) with its foreign identifiers; matches on two different patients, an
+identifier without a system, or the same identifier in two entries of one file: refused. A match
+on a merged-away record updates the record it was merged into, never the merged one.
 
 Nothing here logs patient data; the report is shown to the importing admin only.
 """
@@ -26,13 +29,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from pydantic import ValidationError as FhirValidationError
 
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
-from prpclinic.patients.models import Patient, Sex
+from prpclinic.patients.models import (
+    ExternalIdentifier,
+    IdentifierSource,
+    Patient,
+    Sex,
+    validate_identifier_system,
+)
 from prpclinic.patients.services import patient_create, patient_update
 from prpclinic.scheduling.models import Appointment
 from prpclinic.scheduling.services import appointment_book
@@ -58,6 +68,8 @@ IMPORT_FIELDS: dict[str, str] = {
     "phone": "Phone",
     "email": "E-mail",
     "address": "Address",
+    # Another system's number for the patient; its system is typed on the mapping page (one per file).
+    "external_id": "External identifier value",
 }
 REQUIRED_FIELDS = ("given_name", "family_name", "date_of_birth", "sex")
 
@@ -127,31 +139,186 @@ class ImportReport:
         return self.count("refused")
 
 
+# How many merges deep a match is followed to its survivor (a merge chain is short; this only stops a cycle).
+MAX_MERGE_HOPS = 20
+
+
 def _messages(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [
-            f"{IMPORT_FIELDS.get(name, name.replace('_', ' '))}: {message}" if name != "__all__" else message
+            # An identifier refusal names the identifier itself: no field label in front.
+            f"{IMPORT_FIELDS.get(name, name.replace('_', ' '))}: {message}"
+            if name not in ("__all__", "identifier")
+            else message
             for name, errors in exc.message_dict.items()
             for message in errors
         ]
     return list(exc.messages)
 
 
-def _save_patient(request: HttpRequest, data: dict[str, Any], seen_mrns: set[str]) -> tuple[str, Patient]:
-    """Create or update by MRN; ``seen_mrns`` refuses the same record twice in one file."""
+ForeignId = tuple[str, str]  # (system, value) of an identifier issued by another system
+
+
+def _label(identifier: ForeignId) -> str:
+    return f"{identifier[0]}|{identifier[1]}"
+
+
+def foreign_identifier(system: str, value: str) -> ForeignId:
+    """A checked (system, value) pair, stripped; ValidationError saying what is wrong with it."""
+    system, value = system.strip(), value.strip()
+    if not system:
+        raise ValidationError(
+            {"identifier": f"Identifier {value} has no system: it cannot be matched to a patient, so it is refused."}
+        )
+    try:
+        validate_identifier_system(system)
+    except ValidationError as exc:
+        raise ValidationError(exc.messages) from exc
+    max_system = ExternalIdentifier._meta.get_field("system").max_length or 255
+    max_value = ExternalIdentifier._meta.get_field("value").max_length or 100
+    if len(system) > max_system:
+        raise ValidationError(f"The identifier system is longer than {max_system} characters.")
+    if len(value) > max_value:
+        raise ValidationError(f"Identifier {_label((system, value))} is longer than {max_value}.")
+    return system, value
+
+
+def _survivor(patient: Patient) -> Patient:
+    """The record a merged-away duplicate now lives in (following merges of merges), or the patient itself."""
+    hops = 0
+    while patient.merged_into_id is not None and hops < MAX_MERGE_HOPS:
+        patient = Patient.objects.only("pk", "mrn", "merged_into_id").get(pk=patient.merged_into_id)
+        hops += 1
+    return patient
+
+
+def _match(
+    clinic: Any, mrn: str, foreign: list[ForeignId], entry: EntryResult
+) -> tuple[Patient | None, set[ForeignId]]:
+    """The one patient the entry's identifiers name (or None) and the foreign identifiers already on record.
+
+    Refuses (ValidationError) when the identifiers name two different patients, or when the entry's record
+    number is unknown here while one of its foreign identifiers names a patient: the file contradicts itself.
+    """
+    found: list[tuple[str, Patient]] = []  # (how it was found, the record found)
+    by_mrn = Patient.objects.filter(clinic=clinic, mrn=mrn).only("pk", "mrn", "merged_into_id").first() if mrn else None
+    if by_mrn is not None:
+        found.append((f"record number {mrn}", by_mrn))
+    known: set[ForeignId] = set()
+    if foreign:
+        wanted = Q(pk__in=[])
+        for system, value in foreign:
+            wanted |= Q(system=system, value=value)
+        rows = (
+            ExternalIdentifier.objects.filter(clinic=clinic)
+            .filter(wanted)
+            .select_related("patient")
+            .only("system", "value", "patient__pk", "patient__mrn", "patient__merged_into_id")
+            .order_by("pk")
+        )
+        for row in rows:
+            known.add((row.system, row.value))
+            found.append((f"identifier {_label((row.system, row.value))}", row.patient))
+    if not found:
+        return None, known
+    survivors: dict[int, tuple[Patient, list[str]]] = {}
+    for how, patient in found:
+        survivor = _survivor(patient)
+        if survivor.pk != patient.pk:
+            entry.messages.append(
+                f"Matched by {how}: record {patient.mrn} was merged into {survivor.mrn}, which is updated instead."
+            )
+        survivors.setdefault(survivor.pk, (survivor, []))[1].append(how)
+    if len(survivors) > 1:
+        parts = [f"{', '.join(hows)} to MRN {patient.mrn}" for patient, hows in survivors.values()]
+        parts[0] = parts[0].replace(" to MRN ", " belongs to MRN ", 1)
+        raise ValidationError(
+            {
+                "identifier": f"These identifiers name different patients: {', '.join(parts)}. "
+                "Merge the duplicate records first, or correct the file."
+            }
+        )
+    patient, hows = next(iter(survivors.values()))
+    if mrn and by_mrn is None:
+        raise ValidationError(
+            {
+                "identifier": f"Record number {mrn} is not a patient of this clinic, but {hows[0]} belongs to "
+                f"MRN {patient.mrn}. Correct the file."
+            }
+        )
+    return patient, known
+
+
+def _add_identifiers(request: HttpRequest, patient: Patient, foreign: list[ForeignId], *, source: str) -> None:
+    """Keep the patient's new foreign identifiers (validated, unique per clinic and system) and audit them."""
+    if not foreign:
+        return
+    rows = [
+        ExternalIdentifier(
+            clinic=request.clinic,
+            patient=patient,
+            system=system,
+            value=value,
+            source=source,
+            created_by=request.user if request.user.is_authenticated else None,
+        )
+        for system, value in foreign
+    ]
+    for row in rows:
+        # The foreign keys are this clinic, this patient and this user: not looked up again per row.
+        row.full_clean(exclude=["clinic", "patient", "created_by"], validate_constraints=False)
+    try:
+        with transaction.atomic():
+            ExternalIdentifier.objects.bulk_create(rows)
+    except IntegrityError as exc:  # another import recorded the same number meanwhile
+        raise ValidationError(
+            "One of these identifiers was just recorded for another patient; import the file again."
+        ) from exc
+    audit_record(
+        action="patient.identifier_add",
+        request=request,
+        obj=patient,
+        changes={"external_identifiers": [None, [_label(f) for f in foreign]], "source": source},
+    )
+
+
+def _save_patient(
+    request: HttpRequest,
+    data: dict[str, Any],
+    foreign: list[ForeignId],
+    seen: dict[ForeignId, int],
+    entry: EntryResult,
+    *,
+    source: str,
+) -> tuple[str, Patient]:
+    """Create or update the patient the identifiers name; ``seen`` refuses one identifier in two entries of a file.
+
+    ``data`` may carry our MRN; ``foreign`` are the other systems' identifiers (checked, without duplicates).
+    """
     mrn = data.get("mrn", "")
-    if mrn:
-        if mrn in seen_mrns:
-            raise ValidationError({"mrn": f"Record number {mrn} appears twice in this file."})
-        seen_mrns.add(mrn)
-        existing = Patient.objects.filter(clinic=request.clinic, mrn=mrn).only("pk", "merged_into_id").first()
-        if existing is not None:
-            changes = {name: value for name, value in data.items() if name != "mrn"}
-            before = Patient.objects.get(pk=existing.pk)
-            patient = patient_update(request=request, patient_id=existing.pk, data=changes)
-            same = all(getattr(before, name) == value for name, value in changes.items())
-            return ("unchanged" if same else "updated"), patient
-    return "created", patient_create(request=request, data=data)
+    keys: list[tuple[ForeignId, str]] = (
+        [((mrn_system(request.clinic.slug), mrn), f"Record number {mrn}")] if mrn else []
+    )
+    keys += [(identifier, f"Identifier {_label(identifier)}") for identifier in foreign]
+    for key, label in keys:
+        if key in seen:
+            raise ValidationError(
+                {"identifier": f"{label} appears twice in this file (also entry {seen[key]}): the same patient twice."}
+            )
+    for key, _label_text in keys:
+        seen[key] = entry.number
+    existing, known = _match(request.clinic, mrn, foreign, entry)
+    new_foreign = [identifier for identifier in foreign if identifier not in known]
+    if existing is None:
+        patient = patient_create(request=request, data=data)
+        _add_identifiers(request, patient, new_foreign, source=source)
+        return "created", patient
+    changes = {name: value for name, value in data.items() if name != "mrn"}
+    before = Patient.objects.get(pk=existing.pk)
+    patient = patient_update(request=request, patient_id=existing.pk, data=changes)
+    _add_identifiers(request, patient, new_foreign, source=source)
+    same = all(getattr(before, name) == value for name, value in changes.items()) and not new_foreign
+    return ("unchanged" if same else "updated"), patient
 
 
 def _tried(entry: EntryResult, action: Any) -> Any:
@@ -222,15 +389,31 @@ def _r4b(resource: dict[str, Any]) -> Any:
         ) from exc
 
 
-def _patient_data(resource: Any, clinic_slug: str, entry: EntryResult) -> dict[str, Any]:
-    """A FHIR Patient as the registry's fields; other identifiers noted in the report."""
-    data: dict[str, Any] = {}
+def _patient_identifiers(resource: Any, clinic_slug: str, entry: EntryResult) -> tuple[str, list[ForeignId]]:
+    """The Patient's MRN in this clinic (or "") and its other systems' identifiers, checked and without repeats."""
     own_system = mrn_system(clinic_slug)
+    mrn = ""
+    foreign: list[ForeignId] = []
     for identifier in resource.identifier or []:
-        if identifier.system == own_system and identifier.value:
-            data["mrn"] = identifier.value
-        elif identifier.value:
-            entry.messages.append(f"Identifier of {identifier.system or 'no system'} not kept (no table for it yet).")
+        system, value = (identifier.system or "").strip(), (identifier.value or "").strip()
+        if not value:
+            # FHIR allows an identifier whose value is absent; there is nothing to match or keep.
+            entry.messages.append(f"An identifier of {system or 'no system'} without a value is not kept.")
+            continue
+        if system == own_system:
+            if mrn and mrn != value:
+                raise ValidationError({"mrn": f"The Patient has two record numbers of this clinic: {mrn} and {value}."})
+            mrn = value
+            continue
+        checked = foreign_identifier(system, value)
+        if checked not in foreign:
+            foreign.append(checked)
+    return mrn, foreign
+
+
+def _patient_data(resource: Any) -> dict[str, Any]:
+    """A FHIR Patient's demographics as the registry's fields (identifiers: ``_patient_identifiers``)."""
+    data: dict[str, Any] = {}
     names = [n for n in resource.name or [] if n.use in (None, "official", "usual")] or list(resource.name or [])
     if not names:
         raise ValidationError({"family_name": "The Patient has no name."})
@@ -302,7 +485,7 @@ def import_bundle(*, request: HttpRequest, bundle: dict[str, Any], clinician_id:
     raw_entries = list(enumerate(bundle.get("entry") or [], start=1))
     results: dict[int, EntryResult] = {}
     patients_by_url: dict[str, int] = {}
-    seen_mrns: set[str] = set()
+    seen: dict[ForeignId, int] = {}
     appointments: list[tuple[int, dict[str, Any]]] = []
     with transaction.atomic():
         for number, raw in raw_entries:
@@ -325,7 +508,11 @@ def import_bundle(*, request: HttpRequest, bundle: dict[str, Any], clinician_id:
 
             def patient_entry(resource: dict[str, Any] = resource, entry: EntryResult = entry) -> Patient:
                 parsed = _r4b(resource)
-                outcome, patient = _save_patient(request, _patient_data(parsed, clinic.slug, entry), seen_mrns)
+                mrn, foreign = _patient_identifiers(parsed, clinic.slug, entry)
+                data = _patient_data(parsed) | ({"mrn": mrn} if mrn else {})
+                outcome, patient = _save_patient(
+                    request, data, foreign, seen, entry, source=IdentifierSource.FHIR_IMPORT
+                )
                 entry.outcome, entry.record = outcome, f"Patient {patient.mrn} (record {patient.pk})"
                 return patient
 
@@ -416,6 +603,22 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
     return mapping
 
 
+def check_identifier_system(system: str, clinic_slug: str) -> str:
+    """The system typed for a CSV's external identifier column, stripped; ValidationError if it cannot be one."""
+    system = system.strip()
+    if not system:
+        raise ValidationError(
+            "Type the system of the external identifiers (a URI such as https://hospital.example/mrn)."
+        )
+    if system == mrn_system(clinic_slug):
+        raise ValidationError("That is this clinic's own record number: choose that column as Record number (MRN).")
+    validate_identifier_system(system)
+    max_system = ExternalIdentifier._meta.get_field("system").max_length or 255
+    if len(system) > max_system:
+        raise ValidationError(f"The identifier system is longer than {max_system} characters.")
+    return system
+
+
 def _row_data(row: list[str], mapping: dict[str, int], date_format: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, index in mapping.items():
@@ -441,9 +644,12 @@ def import_csv(
     mapping: dict[str, int],
     date_format: str,
     rows: Iterable[int] | None = None,
+    identifier_system: str = "",
 ) -> ImportReport:
     """Import the rows of ``table``, columns picked by ``mapping`` (field -> column index).
 
+    ``identifier_system`` is the system of the ``external_id`` column's numbers (a URI the admin typed), needed
+    when that column is mapped: rows are then matched by it as well as by MRN, and new numbers are kept.
     ``rows`` limits it to some row indexes (the preview); the preview always rolls back.
     Side effects (only when no row is refused and it is not a preview): patients created or updated,
     their audit events, one ``data.import`` event.
@@ -454,9 +660,10 @@ def import_csv(
         raise ValidationError(f"Choose a column for: {', '.join(missing)}.")
     if date_format not in DATE_FORMATS:
         raise ValidationError("Choose one of the date formats offered.")
+    system = check_identifier_system(identifier_system, request.clinic.slug) if "external_id" in mapping else ""
     preview = rows is not None
     indexes = list(rows) if rows is not None else list(range(len(table.rows)))
-    seen_mrns: set[str] = set()
+    seen: dict[ForeignId, int] = {}
     entries: list[EntryResult] = []
     with transaction.atomic():
         for index in indexes:
@@ -464,7 +671,12 @@ def import_csv(
             entries.append(entry)
 
             def row_entry(row: list[str] = table.rows[index], entry: EntryResult = entry) -> None:
-                outcome, patient = _save_patient(request, _row_data(row, mapping, date_format), seen_mrns)
+                data = _row_data(row, mapping, date_format)
+                value = data.pop("external_id", "")
+                foreign = [foreign_identifier(system, value)] if value else []
+                outcome, patient = _save_patient(
+                    request, data, foreign, seen, entry, source=IdentifierSource.CSV_IMPORT
+                )
                 entry.outcome, entry.record = outcome, f"Patient {patient.mrn} (record {patient.pk})"
 
             _tried(entry, row_entry)

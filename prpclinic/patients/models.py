@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
@@ -110,3 +114,70 @@ class Patient(models.Model):
     @property
     def age(self) -> int:
         return self.age_on(timezone.localdate())
+
+
+# A FHIR Identifier.system: an absolute http(s) URL or a URN (urn:oid:…, urn:uuid:…, urn:<nid>:…).
+_URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", re.IGNORECASE)
+_HTTP_URL = URLValidator(schemes=["http", "https"])
+
+
+def validate_identifier_system(value: str) -> None:
+    """The system must be a URI that names who issued the number; a bare word matches nothing reliably."""
+    if value != value.strip() or any(ch.isspace() for ch in value):
+        raise ValidationError("An identifier system may not contain spaces.")
+    if _URN.match(value):
+        return
+    try:
+        _HTTP_URL(value)
+    except ValidationError:
+        raise ValidationError(
+            "“%(system)s” is not an identifier system: give a URI such as https://hospital.example/mrn "
+            "or urn:oid:1.2.36.146.595.217.0.1.",
+            params={"system": value},
+            code="invalid_system",
+        ) from None
+
+
+class IdentifierSource(models.TextChoices):
+    FHIR_IMPORT = "fhir-import", "FHIR import"
+    CSV_IMPORT = "csv-import", "CSV import"
+    STAFF = "staff", "Entered by staff"
+
+
+class ExternalIdentifier(models.Model):
+    """A patient's number in another system (a hospital's MRN, a national id), kept to recognise the patient again.
+
+    Unique per clinic and system: one hospital number names one patient of this clinic, which is what lets an
+    import of the same hospital export update instead of duplicate. Two clinics may each hold the same foreign
+    number for their own record of the person (tenancy). Never deleted: a merge moves it to the survivor.
+    """
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="external_identifiers")
+    system = models.CharField(max_length=255, validators=[validate_identifier_system])
+    value = models.CharField(max_length=100)
+    source = models.CharField(max_length=20, choices=IdentifierSource.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        # The unique constraint's index is also the lookup index for (clinic, system, value).
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "system", "value"], name="external_identifier_unique_per_clinic")
+        ]
+        ordering = ["system", "value", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.system}|{self.value}"
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        # Stripped before the validators run: a number pasted with a trailing space is the same number.
+        self.system = (self.system or "").strip()
+        self.value = (self.value or "").strip()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
+        if self.patient_id is not None and self.clinic_id is not None and self.patient.clinic_id != self.clinic_id:
+            raise ValidationError("The identifier must belong to a patient of the same clinic.")

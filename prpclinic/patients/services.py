@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
 from prpclinic.clinics.models import Clinic
-from prpclinic.patients.models import Patient
+from prpclinic.patients.models import ExternalIdentifier, Patient
 from prpclinic.patients.selectors import patient_get
 
 DEMOGRAPHIC_FIELDS = (
@@ -148,7 +148,8 @@ def patient_merge(*, request: HttpRequest, duplicate_id: int, survivor_id: int, 
 
     Side effects, in one transaction: the survivor takes contact fields it lacks from the
     duplicate; allergies, medications and notes of both are kept (never dropped in a merge);
-    every clinical record that points at the duplicate is moved to the survivor; the
+    every clinical record that points at the duplicate is moved to the survivor, and so are
+    its external identifiers (another system's numbers, named in the audit event); the
     duplicate is deactivated with ``merged_into`` set; both records get an audit event.
     """
     access.require(request, "patient.merge")
@@ -174,6 +175,11 @@ def patient_merge(*, request: HttpRequest, duplicate_id: int, survivor_id: int, 
                 changes[field] = [getattr(survivor, field), combined]
                 setattr(survivor, field, combined)
         survivor.save()
+        # Named before they move (the count in ``moved`` alone would not say which numbers changed hands):
+        # another system's number now finds the survivor, and the merge's audit event says so.
+        identifiers = [
+            str(identifier) for identifier in ExternalIdentifier.objects.filter(patient=duplicate).order_by("pk")
+        ]
         moved = _move_related_records(duplicate=duplicate, survivor=survivor)
         duplicate.is_active = False
         duplicate.merged_into = survivor
@@ -182,7 +188,9 @@ def patient_merge(*, request: HttpRequest, duplicate_id: int, survivor_id: int, 
             action="patient.merge",
             request=request,
             obj=survivor,
-            changes=changes | {"merged_from": duplicate.mrn, "moved": moved, "reason": reason.strip()},
+            changes=changes
+            | {"merged_from": duplicate.mrn, "moved": moved, "reason": reason.strip()}
+            | ({"external_identifiers": [None, identifiers]} if identifiers else {}),
         )
         audit_record(
             action="patient.merged_away",

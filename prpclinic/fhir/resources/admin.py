@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
-from django.urls import reverse
 from django.utils import timezone
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.careplan import CarePlan
@@ -29,7 +28,7 @@ from prpclinic.fhir.codesystems import EXT_SHA256, local_coding
 from prpclinic.fhir.registry import BuildContext, Include, ResourceDef, SearchError, SearchParam, reference, register
 from prpclinic.intake.models import Screening
 from prpclinic.intake.rules import QUESTIONS_BY_KEY
-from prpclinic.patients.models import Patient
+from prpclinic.patients.models import ExternalIdentifier, Patient
 from prpclinic.prp.models import ProductStatus
 from prpclinic.scheduling.models import Appointment
 from prpclinic.treatments.models import PlannedSession, TreatmentPlan
@@ -78,7 +77,9 @@ def build_patient(patient: Patient, ctx: BuildContext) -> FhirPatient:
                 "type": {"coding": [{"system": V2_0203, "code": "MR", "display": "Medical record number"}]},
                 "system": mrn_system(_clinic_slug(patient, ctx)),
                 "value": patient.mrn,
-            }
+            },
+            # Other systems' numbers for this patient (prefetched by _patients), as they were given to us.
+            *({"system": other.system, "value": other.value} for other in patient.external_identifiers.all()),
         ],
         "active": patient.is_active and patient.merged_into_id is None,
         "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
@@ -98,20 +99,41 @@ def _patients(clinic_id: int) -> QuerySet:
     return (
         Patient.objects.filter(clinic_id=clinic_id)
         .select_related("clinic")
-        .prefetch_related(Prefetch("merged_duplicates", queryset=Patient.objects.only("id", "merged_into_id")))
+        .prefetch_related(
+            Prefetch("merged_duplicates", queryset=Patient.objects.only("id", "merged_into_id")),
+            Prefetch(
+                "external_identifiers",
+                queryset=ExternalIdentifier.objects.only("id", "patient_id", "system", "value").order_by(
+                    "system", "value", "id"
+                ),
+            ),
+        )
     )
 
 
 def _identifier_filter(queryset: QuerySet, value: str, ctx: BuildContext) -> QuerySet:
-    """``identifier=[system|]mrn`` (commas: any of them); another system matches nothing."""
-    wanted = mrn_system(ctx.clinic.slug) if ctx.clinic is not None else None
-    mrns = []
+    """``identifier=[system|]value`` (commas: any of them).
+
+    Our MRN system (or ``|value``, no system) matches the record number; another system matches the clinic's
+    external identifiers of that system; a bare value matches the MRN or an external identifier of any system
+    (the FHIR token rule). The identifier rows are looked up in a subquery, so a patient is listed once.
+    """
+    own = mrn_system(ctx.clinic.slug) if ctx.clinic is not None else None
+    identifiers = ExternalIdentifier.objects.all()
+    if ctx.clinic is not None:
+        identifiers = identifiers.filter(clinic_id=ctx.clinic.pk)
+    mrns: list[str] = []
+    foreign = Q(pk__in=[])
     for part in value.split(","):
         system, bar, code = part.rpartition("|")
-        if bar and system not in ("", wanted):
-            continue
-        mrns.append(code if bar else part)
-    return queryset.filter(mrn__in=mrns)
+        if not bar:  # no system given: any identifier with this value
+            mrns.append(part)
+            foreign |= Q(value=part)
+        elif system in ("", own):
+            mrns.append(code)
+        else:
+            foreign |= Q(system=system, value=code)
+    return queryset.filter(Q(mrn__in=mrns) | Q(pk__in=identifiers.filter(foreign).values("patient_id")))
 
 
 PATIENT = register(
@@ -203,7 +225,8 @@ def build_consent(consent: SignedConsent, ctx: BuildContext) -> Consent:
     status = "active" if revocation is None and consent.expires_at > now else "inactive"
     is_photo = consent.kind == ConsentKind.PHOTOGRAPHY
     category_code = "consent-photography" if is_photo else f"treatment-{consent.kind}"
-    pdf_url = ctx.base_url.rsplit("/fhir/", 1)[0] + reverse("consent_pdf", args=[consent.pk])
+    # The signed PDF as a FHIR Binary of this server: a client follows it with the same bearer token.
+    pdf_url = ctx.url("Binary", f"consent-{consent.pk}")
     sha256 = base64.b64encode(bytes.fromhex(consent.pdf_sha256)).decode() if consent.pdf_sha256 else None
     attachment: dict[str, Any] = {
         "contentType": "application/pdf",
@@ -415,6 +438,7 @@ PROVENANCE_SOURCES: dict[str, tuple[str, dict[str, str]]] = {
             "patient.deactivate": "UPDATE",
             "patient.merge": "UPDATE",
             "patient.merged_away": "UPDATE",
+            "patient.identifier_add": "UPDATE",
         },
     ),
     "scheduling.appointment": (
