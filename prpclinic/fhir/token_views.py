@@ -19,9 +19,12 @@ from prpclinic.fhir import bulk
 from prpclinic.fhir.auth import issue_token, revoke_token
 from prpclinic.fhir.models import SCOPES, ExportJob, FhirToken
 from prpclinic.fhir.patient_export import patient_export
+from prpclinic.patients.models import Patient
 from prpclinic.patients.selectors import patient_get
 
 LIST_LIMIT = 100
+# issue_token's ValidationError keys -> the token form's fields.
+SERVICE_FIELDS = {"patient": "patient_mrn", "expires_at": "expires_on"}
 
 
 class TokenForm(forms.Form):
@@ -36,13 +39,31 @@ class TokenForm(forms.Form):
     expires_on = forms.DateField(
         required=False, label="Expires on", widget=forms.DateInput(attrs={"type": "date"}), help_text="Optional."
     )
+    # By MRN in the POST body: a patient's id or name never goes into a URL or the list of tokens.
+    patient_mrn = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Limit to one patient (MRN)",
+        help_text="Optional: the token then reads only this patient's record (scope patient/*.read only), "
+        "e.g. for the patient's own app.",
+    )
 
     def __init__(self, *args: Any, clinic: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.clinic = clinic
         self.fields["user"].queryset = (  # type: ignore[attr-defined]
             Membership.objects.filter(clinic=clinic, is_active=True).select_related("user").order_by("user__email")
         )
         self.fields["user"].label_from_instance = lambda m: f"{m.user.get_full_name() or m.user.email} ({m.role})"  # type: ignore[attr-defined]
+
+    def clean_patient_mrn(self) -> Patient | None:
+        mrn = self.cleaned_data["patient_mrn"].strip()
+        if not mrn:
+            return None
+        patient = Patient.objects.filter(clinic=self.clinic, mrn=mrn).first()
+        if patient is None:
+            raise ValidationError("No patient of this clinic has this MRN.")
+        return patient
 
     def clean_expires_on(self) -> dt.date | None:
         value = self.cleaned_data["expires_on"]
@@ -51,18 +72,31 @@ class TokenForm(forms.Form):
         return value
 
 
-def _token_page(request: HttpRequest, form: TokenForm, new_token: str | None = None, status: int = 200) -> HttpResponse:
+def initials(patient: Patient) -> str:
+    """“A. B.”: enough, with the MRN, for the admin to see the right patient, without writing the name out."""
+    return f"{patient.given_name[:1]}. {patient.family_name[:1]}.".upper()
+
+
+def _token_page(
+    request: HttpRequest, form: TokenForm, new_token: FhirToken | None = None, raw: str | None = None, status: int = 200
+) -> HttpResponse:
     tokens = list(
-        FhirToken.objects.filter(clinic=request.clinic).select_related("user", "created_by")[:LIST_LIMIT]  # type: ignore[attr-defined]
+        FhirToken.objects.filter(clinic=request.clinic).select_related("user", "created_by", "patient")[:LIST_LIMIT]  # type: ignore[attr-defined]
     )
     now = timezone.now()
     rows = [(token, token.state(now)) for token in tokens]
-    return render(
-        request,
-        "fhir/tokens.html",
-        {"form": form, "rows": rows, "new_token": new_token, "scopes": SCOPES},
-        status=status,
-    )
+    context = {
+        "form": form,
+        "rows": rows,
+        "new_token": raw,
+        "new_token_patient": (
+            f"{initials(new_token.patient)} (MRN {new_token.patient.mrn})"
+            if new_token is not None and new_token.patient is not None
+            else None
+        ),
+        "scopes": SCOPES,
+    }
+    return render(request, "fhir/tokens.html", context, status=status)
 
 
 @clinic_view("fhir.tokens")
@@ -76,18 +110,24 @@ def token_list(request: HttpRequest) -> HttpResponse:
         )
         membership = form.cleaned_data["user"]
         try:
-            _token, raw = issue_token(
+            token, raw = issue_token(
                 request=request,
                 label=form.cleaned_data["label"],
                 scopes=form.cleaned_data["scopes"],
                 user=membership.user if membership is not None else None,
                 expires_at=expires_at,
+                patient=form.cleaned_data["patient_mrn"],
             )
         except ValidationError as exc:
+            # The service names model fields; show each message next to the form field it is about.
+            if hasattr(exc, "error_dict"):
+                exc = ValidationError(
+                    {SERVICE_FIELDS.get(name, name): errors for name, errors in exc.error_dict.items()}
+                )
             form.add_error(None, exc)
         else:
             # Shown on this response only: it is stored hashed and cannot be shown again.
-            return _token_page(request, TokenForm(clinic=request.clinic), new_token=raw, status=201)  # type: ignore[attr-defined]
+            return _token_page(request, TokenForm(clinic=request.clinic), new_token=token, raw=raw, status=201)  # type: ignore[attr-defined]
     return _token_page(request, form, status=400 if form.errors else 200)
 
 
