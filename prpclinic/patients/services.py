@@ -175,11 +175,13 @@ def patient_merge(*, request: HttpRequest, duplicate_id: int, survivor_id: int, 
                 changes[field] = [getattr(survivor, field), combined]
                 setattr(survivor, field, combined)
         survivor.save()
-        # Named before they move (the count in ``moved`` alone would not say which numbers changed hands):
-        # another system's number now finds the survivor, and the merge's audit event says so.
+        # Another system's number for the duplicate must now find the survivor (an import matching it would
+        # otherwise refuse or, worse, update a merged-away record); named in the audit event, not just counted.
         identifiers = [
             str(identifier) for identifier in ExternalIdentifier.objects.filter(patient=duplicate).order_by("pk")
         ]
+        if identifiers:
+            ExternalIdentifier.objects.filter(patient=duplicate).update(patient=survivor)
         moved = _move_related_records(duplicate=duplicate, survivor=survivor)
         duplicate.is_active = False
         duplicate.merged_into = survivor

@@ -142,7 +142,11 @@ PATIENT = register(
         queryset=_patients,
         build=build_patient,
         search={
-            "identifier": SearchParam(type="token", description="MRN, system|value", filter=_identifier_filter),
+            "identifier": SearchParam(
+                type="token",
+                description="MRN or another system's identifier, [system]|value",
+                filter=_identifier_filter,
+            ),
             "birthdate": SearchParam(type="date", path="date_of_birth", description="Date of birth"),
             "gender": SearchParam(type="token", path="sex", description="Administrative gender"),
             "active": SearchParam(type="token", path="is_active", filter=lambda qs, v, c: _active(qs, v)),
