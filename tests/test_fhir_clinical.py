@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from prpclinic.fhir import registry
+from prpclinic.fhir import registry, search
 from prpclinic.fhir.registry import BuildContext
 from prpclinic.fhir.resources import clinical, clinical_codes
 from tests.conftest import Personas, make_patient
@@ -135,9 +135,14 @@ def make_record(personas: Personas, chain: Any) -> dict[str, Any]:
 
 
 def served(type_name: str, clinic_id: int) -> list[Any]:
-    definition = registry.get(type_name)
-    assert definition is not None, type_name
-    return [definition.build(row, CTX) for row in definition.queryset(clinic_id)]
+    """Every resource of the type the clinic serves, from every source (PRPs and whole blood, visits and spins)."""
+    sources = registry.sources(type_name)
+    assert sources, type_name
+    return [source.build(row, CTX) for source in sources for row in source.queryset(clinic_id)]
+
+
+def served_json(type_name: str, clinic_id: int) -> dict[str, dict[str, Any]]:
+    return {resource.id: json.loads(resource.model_dump_json()) for resource in served(type_name, clinic_id)}
 
 
 def every_resource(clinic_id: int) -> list[dict[str, Any]]:
@@ -198,16 +203,20 @@ def test_codes_are_the_listed_snomed_and_loinc_ones_or_concepts_of_our_codesyste
 def test_the_platelet_count_in_whole_blood_is_loinc_777_3_in_10_3_per_microlitre(
     personas: Personas, record: dict[str, Any]
 ) -> None:
-    (specimen,) = [json.loads(s.model_dump_json()) for s in served("Specimen", personas.clinic_a.pk)]
-    platelets = [o for o in specimen["contained"] if o["code"]["coding"][0]["code"] == "777-3"]
-    assert len(platelets) == 1
+    product = record["product"]
+    observations = served_json("Observation", personas.clinic_a.pk)
+    platelets = [o for o in observations.values() if o["code"]["coding"][0]["code"] == "777-3"]
+    assert [o["id"] for o in platelets] == [f"plt-{product.draw_id}"]
     quantity = platelets[0]["valueQuantity"]
     assert quantity == {"value": 250.0, "unit": "10*3/uL", "system": "http://unitsofmeasure.org", "code": "10*3/uL"}
-    assert platelets[0]["specimen"] == {"reference": "#"}
-    # PRP counts are not whole blood: they carry local codes, never 777-3.
-    (product,) = [json.loads(p.model_dump_json()) for p in served("BiologicallyDerivedProduct", personas.clinic_a.pk)]
-    prp_codes = {o["code"]["coding"][0]["code"] for o in product["contained"] if o["resourceType"] == "Observation"}
-    assert prp_codes == {"prp-platelets", "prp-wbc", "prp-rbc"}
+    assert platelets[0]["specimen"] == {"reference": f"Specimen/{product.draw_id}"}
+    assert platelets[0]["subject"] == {"reference": f"Patient/{product.patient_id}"}
+    assert observations[f"hct-{product.draw_id}"]["valueQuantity"]["value"] == 41.5
+    # PRP counts are not whole blood: they carry local codes, never 777-3, and their focus is the PRP.
+    prp = {key: o for key, o in observations.items() if key.startswith("prp-")}
+    assert {o["code"]["coding"][0]["code"] for o in prp.values()} == {"prp-platelets", "prp-wbc", "prp-rbc"}
+    assert prp[f"prp-plt-{product.pk}"]["valueQuantity"]["value"] == 1100.0
+    assert {str(o["focus"]) for o in prp.values()} == {str([{"reference": f"BiologicallyDerivedProduct/{product.pk}"}])}
 
 
 def test_the_draw_is_a_venous_blood_specimen_with_its_lots_and_volume(
@@ -227,20 +236,44 @@ def test_the_draw_is_a_venous_blood_specimen_with_its_lots_and_volume(
 def test_the_prp_has_its_whole_blood_as_parent_and_both_come_from_the_patient(
     personas: Personas, record: dict[str, Any]
 ) -> None:
-    (product,) = [json.loads(p.model_dump_json()) for p in served("BiologicallyDerivedProduct", personas.clinic_a.pk)]
-    patient = f"Patient/{record['product'].patient_id}"
-    assert product["parent"] == [{"reference": "#wb"}]
-    (whole_blood,) = [r for r in product["contained"] if r["id"] == "wb"]
+    made = record["product"]
+    products = served_json("BiologicallyDerivedProduct", personas.clinic_a.pk)
+    assert set(products) == {str(made.pk), f"wb-{made.draw_id}"}
+    product, whole_blood = products[str(made.pk)], products[f"wb-{made.draw_id}"]
+    patient = f"Patient/{made.patient_id}"
+    assert product["parent"] == [{"reference": f"BiologicallyDerivedProduct/wb-{made.draw_id}"}]
+    assert "contained" not in product
     assert whole_blood["productCode"]["coding"][0]["code"] == "whole-blood" and whole_blood["quantity"] == 2
+    assert whole_blood["productCategory"] == "fluid" and whole_blood["status"] == "unavailable"  # it became the PRP
+    lots = {e["valueIdentifier"]["value"] for e in whole_blood["extension"] if "valueIdentifier" in e}
+    assert lots == {"T-2026-01", "K-77"}
+    volume = {"value": 18.0, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}
+    assert {"url": clinical_codes.VOLUME_EXTENSION, "valueQuantity": volume} in whole_blood["extension"]
     assert product["collection"]["source"]["reference"] == patient == whole_blood["collection"]["source"]["reference"]
     assert product["status"] == "unavailable"  # applied
     assert [step["description"] for step in product["processing"]] == [
         "Spin 1: 200 x g (1441 RPM) for 10 min at 22 °C",
         "Spin 2: 600 x g (2496 RPM) for 10 min at 22 °C",
     ]
-    spins = [r for r in product["contained"] if r["resourceType"] == "Procedure"]
+    spin_rows = sorted(made.spins.all(), key=lambda spin: spin.number)
+    step_url = clinical_codes.PROCESSING_PROCEDURE_EXTENSION
+    assert [step["extension"] for step in product["processing"]] == [
+        [{"url": step_url, "valueReference": {"reference": f"Procedure/spin-{s.pk}"}}] for s in spin_rows
+    ]
+    procedures = served_json("Procedure", personas.clinic_a.pk)
+    spins = [procedures[f"spin-{s.pk}"] for s in spin_rows]
     assert [s["code"]["coding"][0]["code"] for s in spins] == ["centrifugation", "centrifugation"]
-    assert spins[0]["usedReference"] == [{"reference": f"Device/{record['product'].spins.first().centrifuge_id}"}]
+    assert spins[0]["usedReference"] == [{"reference": f"Device/{spin_rows[0].centrifuge_id}"}]
+    assert spins[0]["subject"] == {"reference": patient} and spins[0]["status"] == "completed"
+    assert spins[0]["partOf"] == [{"reference": f"Procedure/{made.draw.visit_id}"}]
+    settings = {e["url"].rsplit("/", 1)[1]: e for e in spins[1]["extension"]}
+    assert settings["spin-rcf"]["valueQuantity"] == {
+        "value": 600, "unit": "x g", "system": "http://unitsofmeasure.org", "code": "[g]"}  # fmt: skip
+    assert settings["spin-duration"]["valueDuration"]["value"] == 10
+    assert settings["spin-duration"]["valueDuration"]["code"] == "min"
+    assert settings["spin-temperature"]["valueQuantity"]["code"] == "Cel"
+    assert settings["spin-rpm"]["valueQuantity"]["value"] == 2496
+    assert settings["prp-product"]["valueReference"] == {"reference": f"BiologicallyDerivedProduct/{made.pk}"}
 
 
 def test_every_reference_resolves_to_a_served_resource_or_a_contained_one(
@@ -253,10 +286,12 @@ def test_every_reference_resolves_to_a_served_resource_or_a_contained_one(
             if ref.startswith("#"):
                 assert ref == "#" or ref[1:] in contained, (resource["resourceType"], ref)
                 continue
-            type_name, _, pk = ref.partition("/")
-            definition = registry.get(type_name)
-            assert definition is not None, f"{ref} points at a type the server does not serve"
-            assert definition.queryset(clinic_id).filter(pk=pk).exists(), f"{ref} does not resolve"
+            type_name, _, fhir_id = ref.partition("/")
+            assert registry.sources(type_name), f"{ref} points at a type the server does not serve"
+            found = search.resolve_id(registry.sources(type_name), fhir_id)
+            assert found is not None, f"{ref} names no source of {type_name}"
+            source, pk = found
+            assert source.queryset(clinic_id).filter(pk=pk).exists(), f"{ref} does not resolve"
 
 
 def test_the_autologous_rule_holds_for_every_procedure_served(personas: Personas, record: dict[str, Any]) -> None:
@@ -269,7 +304,7 @@ def test_the_autologous_rule_holds_for_every_procedure_served(personas: Personas
                 product = products[extension.valueReference.reference.split("/")[1]]
                 assert product["collection"]["source"]["reference"] == procedure.subject.reference
                 linked += 1
-    assert linked == 1
+    assert linked == 3  # the visit's application and the product's two spins
 
 
 def test_a_product_of_another_patient_linked_to_a_visit_is_refused_not_served(
@@ -295,10 +330,15 @@ def test_a_product_whose_draw_names_another_patient_is_refused(personas: Persona
     product = Product.objects.create(
         clinic=personas.clinic_a, patient=other, draw=_draw(personas, chain, chain.patient)
     )
+    product.draw.platelets_k_per_ul = Decimal(250)
     with pytest.raises(clinical.AutologousRuleViolation):
         clinical.build_product(product, CTX)
     with pytest.raises(clinical.AutologousRuleViolation):
         clinical.build_specimen(product.draw, CTX)
+    with pytest.raises(clinical.AutologousRuleViolation):
+        clinical.build_whole_blood(product.draw, CTX)
+    with pytest.raises(clinical.AutologousRuleViolation):
+        clinical.build_lab_observation(clinical.LAB_VALUES[0], product.draw)
 
 
 def test_the_scalp_procedure_has_snomed_scalp_its_zones_and_the_prp_extension(
@@ -349,16 +389,14 @@ def test_scores_are_observations_with_a_local_concept_per_scale(personas: Person
     assert {clinical_codes.scale_code(code) for code in SCALES} <= clinical_codes.CODES
 
 
-def test_a_photo_is_media_with_metadata_and_the_permission_checked_staff_url(
-    personas: Personas, record: dict[str, Any]
-) -> None:
+def test_a_photo_is_media_with_metadata_and_the_fhir_binary_url(personas: Personas, record: dict[str, Any]) -> None:
     (media,) = [json.loads(m.model_dump_json()) for m in served("Media", personas.clinic_a.pk)]
     photo = record["photo"]
-    assert media["content"]["url"] == f"https://clinic.example/outcomes/photos/{photo.pk}/full/"
+    assert media["content"]["url"] == f"https://clinic.example/fhir/R4/Binary/photo-{photo.pk}"
     assert media["content"]["contentType"] == "image/jpeg" and media["content"]["size"] == 123456
     assert media["view"]["coding"][0]["code"] == "view-scalp_vertex"
     assert media["bodySite"]["coding"][0]["code"] == "41695006"
-    assert "data" not in media["content"]  # metadata only: the file itself needs a signed-in user
+    assert "data" not in media["content"]  # metadata only: the file is read from the Binary with the token
 
 
 def test_a_withdrawn_photo_and_a_superseded_score_are_not_served(personas: Personas, record: dict[str, Any]) -> None:

@@ -61,7 +61,10 @@ def test_procedures_are_found_by_patient_with_the_patient_included(
     status, bundle = get(f"Procedure?patient=Patient/{patient_id}&_include=Procedure:patient", token)
     assert status == 200
     modes = sorted((e["search"]["mode"], e["resource"]["resourceType"]) for e in bundle["entry"])
-    assert modes == [("include", "Patient"), ("match", "Procedure"), ("match", "Procedure")]
+    # Two visits and the product's two spins (Procedure/spin-<id>), the patient once.
+    assert modes == [("include", "Patient")] + [("match", "Procedure")] * 4
+    spins = [e["resource"]["id"] for e in bundle["entry"] if e["resource"]["id"].startswith("spin-")]
+    assert sorted(spins) == sorted(f"spin-{spin.pk}" for spin in record["product"].spins.all())
 
 
 def test_mesotherapy_is_found_by_date_with_the_patient_included(
@@ -98,7 +101,12 @@ def test_observations_page_with_next_links(personas: Personas, record: dict[str,
         if not following:
             break
         status, bundle = get(following[0].split(f"{BASE}/", 1)[1], token)
-    assert len(seen) == len(set(seen)) == 3
+    # Three scores, then the draw's three whole-blood values and the PRP's three counts, each once.
+    product = record["product"]
+    lab = {f"{prefix}-{product.draw_id}" for prefix in ("plt", "hct", "wbc")}
+    lab |= {f"{prefix}-{product.pk}" for prefix in ("prp-plt", "prp-wbc", "prp-rbc")}
+    assert len(seen) == len(set(seen)) == 9
+    assert set(seen[3:]) == lab
 
 
 @pytest.mark.parametrize("type_name", CLINICAL_TYPES)

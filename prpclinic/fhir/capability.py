@@ -20,10 +20,28 @@ def _search_param(name: str, type_: str, description: str) -> dict[str, str]:
     return entry
 
 
+def _documentation(sources: list[registry.ResourceDef]) -> str:
+    """The primary's one-liner, then each further source with its id pattern, so a client knows which ids exist."""
+    parts = [sources[0].profile_doc] if sources[0].profile_doc else []
+    for source in sources[1:]:
+        parts.append(f"Also ids {source.id_prefix}-<n>: {source.profile_doc}".rstrip(": "))
+    if len(sources) > 1:
+        parts.append("A search spans all of them (primary first).")
+    return " ".join(parts)
+
+
 def capability_statement(base_url: str) -> CapabilityStatement:
     resources: list[dict[str, Any]] = []
     for definition in registry.all_types():
-        params = definition.all_search_params()
+        sources = registry.sources(definition.type_name)
+        # A parameter or _include answered by any source of the type is listed (the first source's wording).
+        params: dict[str, registry.SearchParam] = {}
+        for source in sources:
+            for name, param in source.all_search_params().items():
+                params.setdefault(name, param)
+        includes: list[str] = []
+        for source in sources:
+            includes += [name for name in source.includes if name not in includes]
         entry: dict[str, Any] = {
             "type": definition.type_name,
             "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -40,13 +58,24 @@ def capability_statement(base_url: str) -> CapabilityStatement:
         }
         if "patient" in params and "subject" not in params:
             entry["searchParam"].append({"name": "subject", "type": "reference", "documentation": "Same as patient"})
-        if definition.includes:
-            entry["searchInclude"] = [f"{definition.type_name}:{name}" for name in definition.includes]
-        if definition.profile_doc:
-            entry["documentation"] = definition.profile_doc
+        if includes:
+            entry["searchInclude"] = [f"{definition.type_name}:{name}" for name in includes]
+        documentation = _documentation(sources)
+        if documentation:
+            entry["documentation"] = documentation
         resources.append(entry)
     resources.append(
         {"type": "CodeSystem", "interaction": [{"code": "read"}], "documentation": "Only CodeSystem/prpclinic."}
+    )
+    # Binary (prpclinic/fhir/binary.py) is not a registry type: read only, ids photo-<n> (an outcome photo, the
+    # Media content.url) and consent-<n> (a signed consent PDF).
+    resources.append(
+        {
+            "type": "Binary",
+            "interaction": [{"code": "read"}],
+            "documentation": "Read only: Binary/photo-<n> (the file of Media/<n>) and Binary/consent-<n> (a signed "
+            "consent PDF), with the same bearer token.",
+        }
     )
     resources.sort(key=lambda r: r["type"])
     return CapabilityStatement.model_validate(

@@ -44,7 +44,9 @@ class PatientExport:
 def patient_bundle(patient: Patient, ctx: registry.BuildContext) -> dict[str, Any]:
     """The collection Bundle (as JSON data), validated with the R4B Bundle model."""
     entries: list[dict[str, Any]] = []
-    for definition in registry.all_types():
+    # Every source of every type: the whole-blood parents, spins and lab values are resources of their own
+    # (ids like wb-12), not only the primary tables.
+    for definition in registry.all_sources():
         if definition.patient_path is None:
             continue
         rows = definition.queryset(patient.clinic_id).filter(definition.patient_filter([patient.pk])).order_by("pk")
@@ -52,7 +54,7 @@ def patient_bundle(patient: Patient, ctx: registry.BuildContext) -> dict[str, An
             resource = definition.build(row, ctx)
             entries.append(
                 {
-                    "fullUrl": ctx.url(definition.type_name, resource.id or row.pk),
+                    "fullUrl": ctx.url(definition.type_name, resource.id or definition.fhir_id(row.pk)),
                     "resource": resource.model_dump(mode="json", exclude_none=True),
                 }
             )

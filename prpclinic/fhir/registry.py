@@ -58,10 +58,13 @@ class SearchParam:
 @dataclass(frozen=True)
 class Include:
     """An ``_include`` this type supports: ``<Type>:<name>`` adds the row pointed to by ``id_attr`` (an attribute
-    of the built row, e.g. ``"patient_id"``) of type ``target``. Targets are fetched in one query per include."""
+    of the built row, e.g. ``"patient_id"``) of type ``target``, from the target's source with ``target_prefix``
+    (the primary by default; ``"wb"`` for a PRP's whole-blood parent). Targets are fetched in one query per
+    include and source."""
 
     target: str
     id_attr: str
+    target_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,11 @@ def sources(type_name: str) -> list[ResourceDef]:
     """Every source of a type, primary first (empty when the type is not served)."""
     _ensure_loaded()
     return list(_REGISTRY.get(type_name, []))
+
+
+def source(type_name: str, id_prefix: str) -> ResourceDef | None:
+    """The source of a type with this id prefix (``""``: the primary), or None."""
+    return next((item for item in sources(type_name) if item.id_prefix == id_prefix), None)
 
 
 def all_types() -> list[ResourceDef]:

@@ -4,8 +4,14 @@ Supported: ``_id``, ``patient``/``subject`` (reference), ``date`` (prefixes ``eq
 time means the whole UTC day), ``identifier`` and the other parameters a type registers, ``_count`` (default 20,
 max 100), ``_include`` (the includes a type registers) and ``_cursor`` (the opaque keyset cursor of a ``next`` link).
 Unknown parameters are refused with 400: a client that thinks it filtered must not get everything.
-Paging is keyset on the primary key (``pk > last``), signed so a client cannot forge one; a page costs the same
-queries whatever its position.
+
+A type may be served from several sources (tables, see ``registry.sources``). A search spans all of them: ``total``
+is the sum of each source's matches, and pages fill from the primary source first, then each further source in
+order. A parameter is known when any source of the type answers it; a source that does not answer it contributes
+nothing to that search (its resources do not carry the property, so none of them match; e.g.
+``BiologicallyDerivedProduct?identifier=PRP-…`` finds the PRP, never its whole-blood parent).
+Paging is keyset on (source index, primary key), signed so a client cannot forge it; a page costs the same queries
+whatever its position.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from prpclinic.fhir.registry import BuildContext, Include, ResourceDef, SearchError, SearchParam
+from prpclinic.fhir.registry import BuildContext, ResourceDef, SearchError, SearchParam
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
@@ -39,20 +45,52 @@ def as_id(text: str) -> int | None:
     return int(text)
 
 
-@dataclass(frozen=True)
-class SearchRequest:
-    filters: list[tuple[str, SearchParam, str]]
-    count: int
-    after: int | None
-    includes: list[tuple[str, Include]]
+def source_pk(definition: ResourceDef, fhir_id: str) -> int | None:
+    """The primary key of ``definition``'s row whose FHIR id is ``fhir_id``, or None when the id is not one of this
+    source's (another source's prefix, or garbage)."""
+    if not definition.id_prefix:
+        return as_id(fhir_id)
+    prefix, dash, pk = fhir_id.rpartition("-")
+    if not dash or prefix != definition.id_prefix:
+        return None
+    return as_id(pk)
 
 
-def parse(definition: ResourceDef, query: QueryDict) -> SearchRequest:
-    """Validate the query string against the type's parameters (raises SearchError for a bad one)."""
+def resolve_id(sources: list[ResourceDef], fhir_id: str) -> tuple[ResourceDef, int] | None:
+    """The source and primary key a FHIR id of a type names (numeric: the primary; ``<prefix>-<pk>``: the source
+    with that prefix), or None for an unknown prefix or an id that cannot be one."""
+    for definition in sources:
+        pk = source_pk(definition, fhir_id)
+        if pk is not None:
+            return definition, pk
+    return None
+
+
+def source_params(definition: ResourceDef) -> dict[str, SearchParam]:
+    """One source's parameters, with ``subject`` as an alias of ``patient`` where the source has no own one."""
     params = definition.all_search_params()
     if "patient" in params and "subject" not in params:
         params["subject"] = params["patient"]
-    filters: list[tuple[str, SearchParam, str]] = []
+    return params
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    # (name, value): each source resolves the name to its own SearchParam (its own ORM path) in apply().
+    filters: list[tuple[str, str]]
+    count: int
+    after: tuple[int, int] | None  # (source index, last pk on the previous page)
+    includes: list[tuple[str, str]]  # (value as asked, include name)
+
+
+def parse(sources: list[ResourceDef], query: QueryDict) -> SearchRequest:
+    """Validate the query string against the parameters of the type's sources (raises SearchError for a bad one)."""
+    definition = sources[0]
+    params: dict[str, SearchParam] = {}
+    for source in sources:
+        for name, param in source_params(source).items():
+            params.setdefault(name, param)
+    filters: list[tuple[str, str]] = []
     for raw_name in query:
         name = raw_name.split(":", 1)[0]  # modifiers (:exact, :missing) are not supported
         if raw_name != name:
@@ -64,15 +102,15 @@ def parse(definition: ResourceDef, query: QueryDict) -> SearchRequest:
         for value in query.getlist(raw_name):
             if value == "":
                 raise SearchError(f"The search parameter {name} has no value.")
-            filters.append((name, params[name], value))
+            filters.append((name, value))
     fmt = query.get("_format")
     if fmt not in (None, "json", "application/json", "application/fhir+json"):
         raise SearchError("Only JSON is served (_format=json).")
     return SearchRequest(
         filters=filters,
         count=_count(query.get("_count")),
-        after=_cursor(query.get("_cursor")),
-        includes=_includes(definition, query.getlist("_include")),
+        after=_cursor(query.get("_cursor"), len(sources)),
+        includes=_includes(sources, query.getlist("_include")),
     )
 
 
@@ -84,37 +122,64 @@ def _count(raw: str | None) -> int:
     return max(1, min(int(raw), MAX_COUNT))
 
 
-def make_cursor(last_pk: int) -> str:
-    return signing.dumps(last_pk, salt=CURSOR_SALT, compress=False)
+def make_cursor(source_index: int, last_pk: int) -> str:
+    """The signed cursor of a ``next`` link: resume at source ``source_index`` after ``last_pk``."""
+    return signing.dumps([source_index, last_pk], salt=CURSOR_SALT, compress=False)
 
 
-def _cursor(raw: str | None) -> int | None:
+def _cursor(raw: str | None, source_count: int) -> tuple[int, int] | None:
     if raw is None:
         return None
+    invalid = "The paging cursor is not valid; start the search again."
     try:
         value = signing.loads(raw, salt=CURSOR_SALT)
     except signing.BadSignature as exc:
-        raise SearchError("The paging cursor is not valid; start the search again.") from exc
-    if not isinstance(value, int):
-        raise SearchError("The paging cursor is not valid; start the search again.")
-    return value
+        raise SearchError(invalid) from exc
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [0, value]  # a cursor signed before types had several sources: the primary's
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+        or not 0 <= value[0] < source_count
+    ):
+        raise SearchError(invalid)
+    return value[0], value[1]
 
 
-def _includes(definition: ResourceDef, values: list[str]) -> list[tuple[str, Include]]:
-    result: list[tuple[str, Include]] = []
+def include_names(sources: list[ResourceDef]) -> list[str]:
+    """Every ``_include`` name any source of a type answers, in registration order."""
+    names: list[str] = []
+    for source in sources:
+        names += [name for name in source.includes if name not in names]
+    return names
+
+
+def _includes(sources: list[ResourceDef], values: list[str]) -> list[tuple[str, str]]:
+    type_name = sources[0].type_name
+    known = include_names(sources)
+    result: list[tuple[str, str]] = []
     for value in values:
         source, _, name = value.partition(":")
         name = name.split(":", 1)[0]
-        if source != definition.type_name or name not in definition.includes:
-            supported = ", ".join(f"{definition.type_name}:{n}" for n in definition.includes) or "none"
+        if source != type_name or name not in known:
+            supported = ", ".join(f"{type_name}:{n}" for n in known) or "none"
             raise SearchError(f"Unsupported _include {value} (supported: {supported}).")
-        result.append((value, definition.includes[name]))
+        result.append((value, name))
     return result
 
 
 def apply(definition: ResourceDef, queryset: QuerySet, request: SearchRequest, ctx: BuildContext) -> QuerySet:
-    """The queryset filtered by every search parameter (AND across parameters, OR across commas)."""
-    for name, param, value in request.filters:
+    """One source's queryset filtered by every search parameter (AND across parameters, OR across commas).
+
+    A parameter this source does not answer matches none of its rows (see the module docstring)."""
+    params = source_params(definition)
+    unanswered = False
+    for name, value in request.filters:
+        param = params.get(name)
+        if param is None:
+            unanswered = True  # keep going: the other values are still checked (a bad one is a 400 everywhere)
+            continue
         if param.filter is not None:
             queryset = param.filter(queryset, value, ctx)
             continue
@@ -122,7 +187,7 @@ def apply(definition: ResourceDef, queryset: QuerySet, request: SearchRequest, c
         for part in value.split(","):
             condition |= _condition(definition, name, param, part.strip(), queryset.model)
         queryset = queryset.filter(condition)
-    return queryset
+    return queryset.none() if unanswered else queryset
 
 
 def _condition(definition: ResourceDef, name: str, param: SearchParam, value: str, model: type[models.Model]) -> Q:
@@ -137,7 +202,7 @@ def _condition(definition: ResourceDef, name: str, param: SearchParam, value: st
             return Q(pk__in=[])
         code = code if bar else value
         if param.path == "pk":
-            pk = as_id(code)
+            pk = source_pk(definition, code)
             return Q(pk=pk) if pk is not None else Q(pk__in=[])
         return Q(**{param.path: code})
     if param.type == "number":
@@ -208,13 +273,28 @@ def _date_condition(name: str, path: str, value: str, model: type[models.Model])
     return Q(**{f"{path}{lookup}": point})
 
 
-def page(queryset: QuerySet, request: SearchRequest) -> tuple[list[Any], int | None]:
-    """One page of rows in primary-key order, and the last pk when there is a next page."""
-    ordered = queryset.order_by("pk")
-    if request.after is not None:
-        ordered = ordered.filter(pk__gt=request.after)
-    rows = list(ordered[: request.count + 1])
-    if len(rows) > request.count:
-        rows = rows[: request.count]
-        return rows, rows[-1].pk
+def page(
+    querysets: list[QuerySet], counts: list[int], request: SearchRequest
+) -> tuple[list[tuple[int, Any]], tuple[int, int] | None]:
+    """One page of (source index, row), each source in primary-key order, sources in order; and the cursor
+    (source index, last pk) of the next page, or None when this is the last one.
+
+    ``counts`` are each source's matches (already counted for ``total``): a source with none is not queried, and
+    a page that ends exactly at the end of a source knows whether a later source still has rows."""
+    start, after = request.after if request.after is not None else (0, 0)
+    rows: list[tuple[int, Any]] = []
+    for index in range(start, len(querysets)):
+        if counts[index] == 0:
+            continue
+        room = request.count - len(rows)
+        if room == 0:
+            return rows, (index, 0)  # pks are positive: 0 means from this source's first row
+        ordered = querysets[index].order_by("pk")
+        if index == start and after:
+            ordered = ordered.filter(pk__gt=after)
+        found = list(ordered[: room + 1])
+        if len(found) > room:
+            rows += [(index, row) for row in found[:room]]
+            return rows, (index, found[room - 1].pk)
+        rows += [(index, row) for row in found]
     return rows, None

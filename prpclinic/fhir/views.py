@@ -24,7 +24,7 @@ from prpclinic.fhir.auth import FhirAccess, FhirAuthError, authenticate
 from prpclinic.fhir.bundle import fhir_response, operation_outcome, searchset
 from prpclinic.fhir.capability import capability_statement
 from prpclinic.fhir.codesystems import codesystem_json
-from prpclinic.fhir.registry import BuildContext, ResourceDef, SearchError
+from prpclinic.fhir.registry import BuildContext, Include, ResourceDef, SearchError
 from prpclinic.fhir.resources.clinical import AutologousRuleViolation
 
 View = Callable[..., HttpResponse]
@@ -102,12 +102,14 @@ def codesystem(request: HttpRequest) -> HttpResponse:
 def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse:
     access = authenticate(request)
     try:
-        definition = _definition(access, type_name)
+        _definition(access, type_name)
     except _NotServed:
         return operation_outcome(404, f"{type_name} is not a resource type this server serves.")
     row = None
-    pk = search.as_id(resource_id)
-    if pk is not None:
+    # A numeric id is the primary source's row, ``<prefix>-<pk>`` a further source's; anything else is unknown.
+    found = search.resolve_id(registry.sources(type_name), resource_id)
+    if found is not None:
+        definition, pk = found
         row = access.restrict(definition, definition.queryset(access.clinic.pk)).filter(pk=pk).first()
     if row is None:
         return operation_outcome(404, f"{type_name}/{resource_id} is not known.")
@@ -119,49 +121,71 @@ def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse
 def search_type(request: HttpRequest, type_name: str) -> HttpResponse:
     access = authenticate(request)
     try:
-        definition = _definition(access, type_name)
+        _definition(access, type_name)
     except _NotServed:
         return operation_outcome(404, f"{type_name} is not a resource type this server serves.")
-    parsed = search.parse(definition, request.GET)
-    for _, include in parsed.includes:
-        target = registry.get(include.target)
-        if target is None or not _allowed(access, target):
-            raise FhirAuthError(403, f"This token's scopes do not allow reading {include.target}.")
+    sources = registry.sources(type_name)
+    parsed = search.parse(sources, request.GET)
+    for _, name in parsed.includes:
+        for include in _includes_named(sources, name):
+            target = registry.get(include.target)
+            if target is None or not _allowed(access, target):
+                raise FhirAuthError(403, f"This token's scopes do not allow reading {include.target}.")
     base = base_url(request)
     ctx = BuildContext(base_url=base, clinic=access.clinic)
-    queryset = search.apply(definition, access.restrict(definition, definition.queryset(access.clinic.pk)), parsed, ctx)
-    total = queryset.count()
-    rows, last_pk = search.page(queryset, parsed)
-    matches = [(ctx.url(type_name, row.pk), definition.build(row, ctx)) for row in rows]
-    included = _included(access, parsed, rows, ctx)
+    # A type's search spans every source: one count per source (total is their sum), then the page fills from the
+    # primary source and each further one in order (search.page).
+    querysets = [
+        search.apply(source, access.restrict(source, source.queryset(access.clinic.pk)), parsed, ctx)
+        for source in sources
+    ]
+    counts = [queryset.count() for queryset in querysets]
+    rows, cursor = search.page(querysets, counts, parsed)
+    matches = []
+    for index, row in rows:
+        source = sources[index]
+        matches.append((ctx.url(type_name, source.fhir_id(row.pk)), source.build(row, ctx)))
+    included = _included(access, parsed, [(sources[index], row) for index, row in rows], ctx)
     self_query = [(k, v) for k in request.GET for v in request.GET.getlist(k) if k != "_cursor"]
     self_url = f"{base}/{type_name}" + (f"?{urlencode(self_query)}" if self_query else "")
     if parsed.after is not None:
         self_url += ("&" if self_query else "?") + urlencode({"_cursor": request.GET["_cursor"]})
     next_url = None
-    if last_pk is not None:
-        next_query = [*self_query, ("_cursor", search.make_cursor(last_pk))]
+    if cursor is not None:
+        next_query = [*self_query, ("_cursor", search.make_cursor(*cursor))]
         next_url = f"{base}/{type_name}?{urlencode(next_query)}"
-    body = searchset(self_url=self_url, next_url=next_url, total=total, matches=matches, included=included)
+    body = searchset(self_url=self_url, next_url=next_url, total=sum(counts), matches=matches, included=included)
     return fhir_response(body)
 
 
+def _includes_named(sources: list[ResourceDef], name: str) -> list[Include]:
+    return [source.includes[name] for source in sources if name in source.includes]
+
+
 def _included(
-    access: FhirAccess, parsed: search.SearchRequest, rows: list[Any], ctx: BuildContext
+    access: FhirAccess, parsed: search.SearchRequest, rows: list[tuple[ResourceDef, Any]], ctx: BuildContext
 ) -> list[tuple[str, Any]]:
-    """One query (plus the target's prefetches) per _include; each included resource once."""
+    """One query (plus the target's prefetches) per _include and target source; each included resource once.
+
+    Each matched row's source says where its include points (a PRP's ``parent`` is a ``wb-`` whole blood)."""
     included: list[tuple[str, Any]] = []
     seen: set[str] = set()
-    for _, include in parsed.includes:
-        target = registry.get(include.target)
-        assert target is not None  # checked before the search ran
-        ids = {getattr(row, include.id_attr) for row in rows} - {None}
-        if not ids:
-            continue
-        rows_of_target = access.restrict(target, target.queryset(access.clinic.pk))
-        for target_row in rows_of_target.filter(pk__in=ids).order_by("pk"):
-            url = ctx.url(include.target, target_row.pk)
-            if url not in seen:
-                seen.add(url)
-                included.append((url, target.build(target_row, ctx)))
+    for _, name in parsed.includes:
+        wanted: dict[tuple[str, str], set[Any]] = {}
+        for source, row in rows:
+            include = source.includes.get(name)
+            if include is None:
+                continue  # this source's resources do not carry that reference
+            target_id = getattr(row, include.id_attr)
+            if target_id is not None:
+                wanted.setdefault((include.target, include.target_prefix), set()).add(target_id)
+        for (type_name, prefix), ids in wanted.items():
+            target = registry.source(type_name, prefix)
+            assert target is not None  # a registered include names a registered source
+            rows_of_target = access.restrict(target, target.queryset(access.clinic.pk))
+            for target_row in rows_of_target.filter(pk__in=ids).order_by("pk"):
+                url = ctx.url(type_name, target.fhir_id(target_row.pk))
+                if url not in seen:
+                    seen.add(url)
+                    included.append((url, target.build(target_row, ctx)))
     return included

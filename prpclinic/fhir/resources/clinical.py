@@ -1,17 +1,22 @@
 """FHIR resources of the PRP chain and the clinical record (issue #8, clinical half).
 
-Mappings (docs/fhir-clinical.md has the full table):
-- Specimen: ``prp.BloodDraw``; the whole-blood lab values are contained Observations pointing at it.
-- BiologicallyDerivedProduct: ``prp.Product`` (the PRP); its whole blood is a contained BDP named in ``parent``, its
-  spins are ``processing`` steps and contained centrifugation Procedures, its lab values contained Observations.
+Mappings (docs/fhir-clinical.md has the full table). A type may have several sources (``registry.sources``): the
+primary keeps numeric ids, each further source's ids are ``<prefix>-<pk>``.
+- Specimen: ``prp.BloodDraw``.
+- BiologicallyDerivedProduct: ``prp.Product`` (the PRP), whose ``parent`` is ``BiologicallyDerivedProduct/wb-<draw>``
+  and whose ``processing`` steps point at the spins' Procedures; source ``wb``: the whole blood of a ``BloodDraw``.
 - Procedure: ``visits.Visit`` with its current ``ZoneEntry`` rows; the PRP given is linked by the
-  ``prp-product`` extension (R4 has no Procedure -> BiologicallyDerivedProduct reference).
-- Observation: ``outcomes.Score`` (current scores), one local concept per scale.
-- Media: ``outcomes.Photo`` (active photos), metadata and the URL of the permission-checked staff view.
+  ``prp-product`` extension (R4 has no Procedure -> BiologicallyDerivedProduct reference). Source ``spin``: a
+  ``prp.Spin`` as a centrifugation Procedure (the centrifuge in ``usedReference``, part of the visit's Procedure).
+- Observation: ``outcomes.Score`` (current scores), one local concept per scale. Sources ``plt``/``hct``/``wbc``:
+  the whole-blood values of a ``BloodDraw`` (platelets LOINC 777-3) with ``specimen`` the draw; ``prp-plt``/
+  ``prp-wbc``/``prp-rbc``: the PRP counts of a ``Product`` with ``focus`` the product. One source per value column,
+  each serving only the rows where that value was measured.
+- Media: ``outcomes.Photo`` (active photos); ``content.url`` is ``<base>/Binary/photo-<pk>``.
 - Device: ``prp.Centrifuge``. MedicationAdministration: mesotherapy ``ZoneEntry`` rows with a cocktail.
 
-The registry serves one table per type (ids are primary keys), which is why the whole blood, the spins and the lab
-values travel as contained resources of the row they belong to.
+Every resource has its own id, so nothing of the chain is contained any more (one id per fact: a client that reads
+the PRP's parent gets the same resource as one that searches whole blood by patient).
 
 The autologous rule: the product's ``collection.source`` is the patient the procedure was done on. The builders raise
 :class:`AutologousRuleViolation` rather than serve a record that breaks it.
@@ -19,13 +24,12 @@ The autologous rule: the product's ``collection.source`` is the patient the proc
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db.models import F, Prefetch, QuerySet
-from django.urls import reverse
+from django.utils import timezone
 from fhir.resources.R4B.biologicallyderivedproduct import BiologicallyDerivedProduct
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.media import Media
@@ -47,13 +51,17 @@ from prpclinic.fhir.registry import (
 from prpclinic.fhir.resources import clinical_codes as codes
 from prpclinic.outcomes.models import Photo, PhotoArea, PhotoStatus, Score, ScoreStatus
 from prpclinic.outcomes.scales import NUMERIC, SCALES
-from prpclinic.prp.models import PRODUCT_PREFIX, Application, BloodDraw, Centrifuge, Product, ProductStatus
+from prpclinic.prp.models import PRODUCT_PREFIX, Application, BloodDraw, Centrifuge, Product, ProductStatus, Spin
 from prpclinic.visits.models import BodyMap, Visit, VisitStatus, ZoneEntry
 
 PRODUCT_SYSTEM = "urn:prpclinic:product"
 LOT_SYSTEM = "urn:prpclinic:lot"
 MEDIA_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/media-type"
 OBSERVATION_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
+# Id prefixes of the further sources (ids ``wb-12``, ``spin-7``); the lab values' prefixes are in LAB_VALUES.
+WHOLE_BLOOD_PREFIX = "wb"
+SPIN_PREFIX = "spin"
+_BDP = "BiologicallyDerivedProduct"
 
 
 class AutologousRuleViolation(ValueError):
@@ -127,6 +135,18 @@ def _try_product(draw: BloodDraw) -> Product | None:
         return None
 
 
+def _prefixed(prefix: str, pk: int) -> str:
+    return f"{prefix}-{pk}"
+
+
+def _checked_draw_product(draw: BloodDraw) -> Product | None:
+    """The draw's product (if made yet), refusing one that names another patient than the draw (autologous)."""
+    product = _try_product(draw)
+    if product is not None and product.patient_id != draw.patient_id:
+        raise AutologousRuleViolation(f"draw {draw.pk} and its product {product.pk} name different patients")
+    return product
+
+
 def check_autologous(*, product: Product, patient_id: int) -> None:
     """The product's donor (its draw's patient and its own patient) must be ``patient_id``."""
     donors = {product.patient_id, product.draw.patient_id}
@@ -139,48 +159,8 @@ def check_autologous(*, product: Product, patient_id: int) -> None:
 # --- Specimen: the blood draw ---------------------------------------------------------------------------------------
 
 
-def _lab_observation(
-    local_id: str, code: dict[str, str], value: dict[str, Any], *, patient_id: int, when: dt.datetime, focus: str
-) -> dict[str, Any]:
-    observation: dict[str, Any] = {
-        "resourceType": "Observation",
-        "id": local_id,
-        "status": "final",
-        "category": [_concept({"system": OBSERVATION_CATEGORY_SYSTEM, "code": "laboratory", "display": "Laboratory"})],
-        "code": _concept(code),
-        "subject": reference("Patient", patient_id),
-        "effectiveDateTime": when,
-        "valueQuantity": value,
-    }
-    # A contained resource must point back at its container ("#"): the Specimen, or the product as focus.
-    observation[focus] = {"reference": "#"} if focus == "specimen" else [{"reference": "#"}]
-    return observation
-
-
-def draw_observations(draw: BloodDraw) -> list[dict[str, Any]]:
-    """Whole-blood values measured on the draw: platelets with LOINC 777-3, the others with local codes."""
-    found: list[dict[str, Any]] = []
-    common = {"patient_id": draw.patient_id, "when": draw.drawn_at, "focus": "specimen"}
-    if draw.platelets_k_per_ul is not None:
-        loinc = _coding(codes.LOINC, codes.LOINC_PLATELETS_BLOOD)
-        found.append(_lab_observation("plt", loinc, _ucum(draw.platelets_k_per_ul, codes.UNIT_K_PER_UL), **common))
-    if draw.hematocrit_pct is not None:
-        found.append(
-            _lab_observation("hct", _local(*codes.LAB_CODES["hematocrit"]), _ucum(draw.hematocrit_pct, "%"), **common)
-        )
-    if draw.wbc_k_per_ul is not None:
-        found.append(
-            _lab_observation(
-                "wbc", _local(*codes.LAB_CODES["wbc_blood"]), _ucum(draw.wbc_k_per_ul, codes.UNIT_K_PER_UL), **common
-            )
-        )
-    return found
-
-
 def build_specimen(draw: BloodDraw, ctx: BuildContext) -> Specimen:
-    product = _try_product(draw)
-    if product is not None and product.patient_id != draw.patient_id:
-        raise AutologousRuleViolation(f"draw {draw.pk} and its product {product.pk} name different patients")
+    product = _checked_draw_product(draw)
     used_up = product is not None and product.status in (ProductStatus.APPLIED, ProductStatus.DISCARDED)
     container: dict[str, Any] = {
         "description": draw.tube_lot.product_name,
@@ -208,9 +188,8 @@ def build_specimen(draw: BloodDraw, ctx: BuildContext) -> Specimen:
         data["identifier"] = [_product_identifier(product)]
     if extensions:
         data["extension"] = extensions
-    contained = draw_observations(draw)
-    if contained:
-        data["contained"] = contained
+    # The lab values measured on this draw are Observations of their own (plt-<id>, hct-<id>, wbc-<id>) whose
+    # specimen is this one: Observation?specimen=Specimen/<id>.
     return Specimen.model_validate(data)
 
 
@@ -222,59 +201,19 @@ def specimen_queryset(clinic_id: int) -> QuerySet:
     )
 
 
-# --- BiologicallyDerivedProduct: the PRP with its whole blood ---------------------------------------------------------
+# --- BiologicallyDerivedProduct: the PRP, and its whole blood (source "wb") -------------------------------------------
 
 _UNAVAILABLE = {ProductStatus.APPLIED, ProductStatus.DISCARDED, ProductStatus.QUARANTINED}
-
-
-def _spin_procedure(spin: Any, patient_id: int) -> dict[str, Any]:
-    return {
-        "resourceType": "Procedure",
-        "id": f"spin{spin.number}",
-        "extension": [{"url": codes.PRP_PRODUCT_EXTENSION, "valueReference": {"reference": "#"}}],
-        "status": "completed",
-        "code": _concept(_local(*codes.CENTRIFUGATION)),
-        "subject": reference("Patient", patient_id),
-        "performedPeriod": {"start": spin.started_at, "end": spin.ends_at},
-        "performer": [{"actor": _person(spin.started_by)}],
-        "usedReference": [reference("Device", spin.centrifuge_id)],
-        "note": [{"text": _spin_text(spin)}],
-    }
 
 
 def _spin_text(spin: Any) -> str:
     return f"Spin {spin.number}: {spin.rcf} x g ({spin.rpm} RPM) for {spin.minutes} min at {spin.temperature_c} °C"
 
 
-def product_observations(product: Product) -> list[dict[str, Any]]:
-    when = product.prepared_at or product.created_at
-    common = {"patient_id": product.patient_id, "when": when, "focus": "focus"}
-    values = (
-        ("prp-plt", "prp_platelets", product.platelets_k_per_ul, codes.UNIT_K_PER_UL),
-        ("prp-wbc", "prp_wbc", product.wbc_k_per_ul, codes.UNIT_K_PER_UL),
-        ("prp-rbc", "prp_rbc", product.rbc_m_per_ul, codes.UNIT_M_PER_UL),
-    )
-    return [
-        _lab_observation(local_id, _local(*codes.LAB_CODES[key]), _ucum(value, unit), **common)
-        for local_id, key, value, unit in values
-        if value is not None
-    ]
-
-
 def build_product(product: Product, ctx: BuildContext) -> BiologicallyDerivedProduct:
     draw = product.draw
     check_autologous(product=product, patient_id=product.patient_id)
     source = reference("Patient", product.patient_id)
-    whole_blood: dict[str, Any] = {
-        "resourceType": "BiologicallyDerivedProduct",
-        "id": "wb",
-        "extension": [_volume_extension(draw.volume_ml)],
-        "productCategory": "fluid",
-        "productCode": _concept(_local(*codes.PRODUCT_CODES["whole_blood"]), text=draw.get_anticoagulant_display()),
-        "status": "unavailable",  # it became this product
-        "quantity": draw.tube_count,
-        "collection": {"collector": _person(draw.drawn_by), "source": source, "collectedDateTime": draw.drawn_at},
-    }
     spins = sorted(product.spins.all(), key=lambda spin: spin.number)
     data: dict[str, Any] = {
         "id": str(product.pk),
@@ -283,19 +222,24 @@ def build_product(product: Product, ctx: BuildContext) -> BiologicallyDerivedPro
         "productCode": _concept(_local(*codes.PRODUCT_CODES["prp"])),
         "status": "unavailable" if product.status in _UNAVAILABLE else "available",
         "quantity": 1,
-        "parent": [{"reference": "#wb"}],
+        "parent": [reference("BiologicallyDerivedProduct", _prefixed(WHOLE_BLOOD_PREFIX, draw.pk))],
         "collection": {"collector": _person(draw.drawn_by), "source": source, "collectedDateTime": draw.drawn_at},
+        # R4's processing.procedure is a CodeableConcept: the step keeps the concept, and the processing-procedure
+        # extension names the spin's own Procedure resource (centrifuge, g, time).
         "processing": [
             {
+                "extension": [
+                    {
+                        "url": codes.PROCESSING_PROCEDURE_EXTENSION,
+                        "valueReference": reference("Procedure", _prefixed(SPIN_PREFIX, spin.pk)),
+                    }
+                ],
                 "description": _spin_text(spin),
                 "procedure": _concept(_local(*codes.CENTRIFUGATION)),
                 "timePeriod": {"start": spin.started_at, "end": spin.ends_at},
             }
             for spin in spins
         ],
-        "contained": [whole_blood]
-        + [_spin_procedure(spin, product.patient_id) for spin in spins]
-        + product_observations(product),
     }
     if product.volume_ml is not None:
         data["extension"] = [_volume_extension(product.volume_ml)]
@@ -312,8 +256,40 @@ def product_queryset(clinic_id: int) -> QuerySet:
     return (
         Product.objects.filter(clinic_id=clinic_id)
         .select_related("draw__drawn_by")
-        .prefetch_related("spins__started_by")
+        .prefetch_related("spins")
         .order_by("-created_at", "-pk")
+    )
+
+
+def build_whole_blood(draw: BloodDraw, ctx: BuildContext) -> BiologicallyDerivedProduct:
+    """The whole blood of a draw, the parent of the PRP made from it (``BiologicallyDerivedProduct/wb-<draw>``)."""
+    product = _checked_draw_product(draw)
+    extensions = [_volume_extension(draw.volume_ml), _lot_extension("tube", draw.tube_lot)]
+    if draw.kit_lot_id:
+        extensions.append(_lot_extension("kit", draw.kit_lot))
+    # Available until it is spun (the product leaves "drawn"): from then on it has become the PRP, or was discarded.
+    available = product is None or product.status == ProductStatus.DRAWN
+    data: dict[str, Any] = {
+        "id": _prefixed(WHOLE_BLOOD_PREFIX, draw.pk),
+        "extension": extensions,
+        "productCategory": "fluid",
+        "productCode": _concept(_local(*codes.PRODUCT_CODES["whole_blood"]), text=draw.get_anticoagulant_display()),
+        "status": "available" if available else "unavailable",
+        "quantity": draw.tube_count,
+        "collection": {
+            "collector": _person(draw.drawn_by),
+            "source": reference("Patient", draw.patient_id),
+            "collectedDateTime": draw.drawn_at,
+        },
+    }
+    return BiologicallyDerivedProduct.model_validate(data)
+
+
+def whole_blood_queryset(clinic_id: int) -> QuerySet:
+    return (
+        BloodDraw.objects.filter(clinic_id=clinic_id)
+        .select_related("drawn_by", "tube_lot", "kit_lot", "product")
+        .order_by("-drawn_at", "-pk")
     )
 
 
@@ -385,6 +361,54 @@ def procedure_queryset(clinic_id: int) -> QuerySet:
     )
 
 
+def _spin_extensions(spin: Spin) -> list[dict[str, Any]]:
+    """The product it made (prp-product) and the run's settings as quantities a client can compute with."""
+    return [
+        {
+            "url": codes.PRP_PRODUCT_EXTENSION,
+            "valueReference": reference("BiologicallyDerivedProduct", spin.product_id),
+        },
+        {"url": codes.SPIN_RCF_EXTENSION, "valueQuantity": _ucum(spin.rcf, "x g", "[g]")},
+        {"url": codes.SPIN_RPM_EXTENSION, "valueQuantity": _ucum(spin.rpm, "RPM", "/min")},
+        {"url": codes.SPIN_DURATION_EXTENSION, "valueDuration": _ucum(spin.minutes, "min")},
+        {"url": codes.SPIN_TEMPERATURE_EXTENSION, "valueQuantity": _ucum(spin.temperature_c, "°C", "Cel")},
+    ]
+
+
+def build_spin(spin: Spin, ctx: BuildContext) -> Procedure:
+    """A spin as a centrifugation Procedure (``Procedure/spin-<pk>``), part of the visit's Procedure."""
+    product = spin.product
+    check_autologous(product=product, patient_id=product.patient_id)
+    visit = product.draw.visit
+    if visit.patient_id != product.patient_id:
+        raise AutologousRuleViolation(f"spin {spin.pk}: the blood was drawn at another patient's visit")
+    data: dict[str, Any] = {
+        "id": _prefixed(SPIN_PREFIX, spin.pk),
+        "extension": _spin_extensions(spin),
+        # A spin is recorded when it starts: until its end time it is running.
+        "status": "in-progress" if spin.ends_at > timezone.now() else "completed",
+        "code": _concept(_local(*codes.CENTRIFUGATION)),
+        "subject": reference("Patient", product.patient_id),
+        "partOf": [reference("Procedure", visit.pk)],
+        "performedPeriod": {"start": spin.started_at, "end": spin.ends_at},
+        "performer": [{"actor": _person(spin.started_by)}],
+        # usedReference, not focalDevice: R4's focalDevice is a device acted on (implanted, removed), not a tool.
+        "usedReference": [reference("Device", spin.centrifuge_id)],
+        "note": [{"text": _spin_text(spin)}],
+    }
+    return Procedure.model_validate(data)
+
+
+def spin_queryset(clinic_id: int) -> QuerySet:
+    return (
+        Spin.objects.filter(clinic_id=clinic_id)
+        .select_related("product__draw__visit", "started_by")
+        # The patient's id on the row itself, for _include=Procedure:patient.
+        .annotate(patient_ref=F("product__patient_id"))
+        .order_by("-started_at", "-pk")
+    )
+
+
 # --- Observation: outcome scores -------------------------------------------------------------------------------------
 
 
@@ -439,14 +463,83 @@ def _scale_filter(queryset: QuerySet, value: str, ctx: BuildContext) -> QuerySet
     return queryset.filter(scale__in=wanted)
 
 
+# --- Observation: lab values, one source per measured column ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabValue:
+    """A lab value column served as Observations ``<prefix>-<row pk>``: on the draw (whole blood, ``specimen`` the
+    Specimen) or on the product (PRP, ``focus`` the BiologicallyDerivedProduct)."""
+
+    prefix: str
+    column: str
+    coding: dict[str, str]
+    unit: str
+    on_product: bool
+
+
+LAB_VALUES: tuple[LabValue, ...] = (
+    LabValue(
+        "plt", "platelets_k_per_ul", _coding(codes.LOINC, codes.LOINC_PLATELETS_BLOOD), codes.UNIT_K_PER_UL, False
+    ),
+    LabValue("hct", "hematocrit_pct", _local(*codes.LAB_CODES["hematocrit"]), "%", False),
+    LabValue("wbc", "wbc_k_per_ul", _local(*codes.LAB_CODES["wbc_blood"]), codes.UNIT_K_PER_UL, False),
+    LabValue("prp-plt", "platelets_k_per_ul", _local(*codes.LAB_CODES["prp_platelets"]), codes.UNIT_K_PER_UL, True),
+    LabValue("prp-wbc", "wbc_k_per_ul", _local(*codes.LAB_CODES["prp_wbc"]), codes.UNIT_K_PER_UL, True),
+    LabValue("prp-rbc", "rbc_m_per_ul", _local(*codes.LAB_CODES["prp_rbc"]), codes.UNIT_M_PER_UL, True),
+)
+
+
+def build_lab_observation(lab: LabValue, row: BloodDraw | Product) -> Observation:
+    """One measured value; the autologous rule is checked on the draw or product it was measured on."""
+    data: dict[str, Any] = {
+        "id": _prefixed(lab.prefix, row.pk),
+        "status": "final",
+        "category": [_concept({"system": OBSERVATION_CATEGORY_SYSTEM, "code": "laboratory", "display": "Laboratory"})],
+        "code": _concept(lab.coding),
+        "subject": reference("Patient", row.patient_id),
+        "valueQuantity": _ucum(getattr(row, lab.column), lab.unit),
+    }
+    if isinstance(row, Product):
+        check_autologous(product=row, patient_id=row.patient_id)
+        data["effectiveDateTime"] = row.prepared_at or row.created_at
+        data["focus"] = [reference("BiologicallyDerivedProduct", row.pk)]
+    else:
+        _checked_draw_product(row)
+        data["effectiveDateTime"] = row.drawn_at
+        data["specimen"] = reference("Specimen", row.pk)
+    return Observation.model_validate(data)
+
+
+def _lab_queryset(lab: LabValue) -> Any:
+    def queryset(clinic_id: int) -> QuerySet:
+        # Only rows where the value was measured: a missing value is not an Observation.
+        rows = Product.objects.select_related("draw") if lab.on_product else BloodDraw.objects.select_related("product")
+        return rows.filter(clinic_id=clinic_id, **{f"{lab.column}__isnull": False}).order_by("-pk")
+
+    return queryset
+
+
+def _lab_code_filter(lab: LabValue) -> Any:
+    """``code=[system|]code`` (commas: any): all of this source's rows when one part names its code, else none."""
+
+    def code_filter(queryset: QuerySet, value: str, ctx: BuildContext) -> QuerySet:
+        for part in value.split(","):
+            system, bar, code = part.strip().rpartition("|")
+            if code == lab.coding["code"] and (not bar or system in ("", lab.coding["system"])):
+                return queryset
+        return queryset.none()
+
+    return code_filter
+
+
 # --- Media: outcome photos --------------------------------------------------------------------------------------------
 
 
 def photo_url(photo: Photo, ctx: BuildContext) -> str:
-    """The staff view that streams the photo (login and permission checked, ``Cache-Control: no-store``)."""
-    parts = urlsplit(ctx.base_url)
-    path = reverse("outcome_photo_file", kwargs={"photo_id": photo.pk, "size": "full"})
-    return f"{parts.scheme}://{parts.netloc}{path}" if parts.netloc else path
+    """The photo's file as a FHIR Binary (``prpclinic/fhir/binary.py``), read with the same bearer token as the
+    Media. The staff view's URL is not given: a FHIR client cannot open a page that needs a signed-in session."""
+    return ctx.url("Binary", f"photo-{photo.pk}")
 
 
 def build_media(photo: Photo, ctx: BuildContext) -> Media:
@@ -575,7 +668,7 @@ register(
         includes=_PATIENT_INCLUDE,
         patient_path="patient_id",
         date_path="drawn_at",
-        profile_doc="The blood draw (venous blood, venipuncture); whole-blood lab values contained.",
+        profile_doc="The blood draw (venous blood, venipuncture); its lab values: Observation?specimen=Specimen/<id>.",
     )
 )
 register(
@@ -588,10 +681,25 @@ register(
                 type="token", description="Product code (urn:prpclinic:product)", filter=_product_code_filter
             ),
         },
-        includes=_PATIENT_INCLUDE,
+        includes={
+            **_PATIENT_INCLUDE,
+            "parent": Include(target=_BDP, id_attr="draw_id", target_prefix=WHOLE_BLOOD_PREFIX),
+        },
         patient_path="patient_id",
         date_path="created_at",
-        profile_doc="Autologous PRP; its whole blood (parent), spins and lab values are contained.",
+        profile_doc="Autologous PRP (numeric ids); parent = its whole blood, processing steps name the spins.",
+    )
+)
+register(
+    ResourceDef(
+        type_name=_BDP,
+        queryset=whole_blood_queryset,
+        build=build_whole_blood,
+        includes=_PATIENT_INCLUDE,
+        patient_path="patient_id",
+        date_path="drawn_at",
+        profile_doc="the whole blood of a draw, parent of the PRP made from it.",
+        id_prefix=WHOLE_BLOOD_PREFIX,
     )
 )
 register(
@@ -610,6 +718,18 @@ register(
 )
 register(
     ResourceDef(
+        type_name="Procedure",
+        queryset=spin_queryset,
+        build=build_spin,
+        includes={"patient": Include(target="Patient", id_attr="patient_ref")},
+        patient_path="product__patient_id",
+        date_path="started_at",
+        profile_doc="a centrifugation (one spin of a PRP), the centrifuge in usedReference, part of the visit.",
+        id_prefix=SPIN_PREFIX,
+    )
+)
+register(
+    ResourceDef(
         type_name="Observation",
         queryset=observation_queryset,
         build=build_observation,
@@ -623,6 +743,37 @@ register(
         profile_doc="Outcome scores (hair density and other scales), one local concept per scale.",
     )
 )
+
+
+def _register_lab_value(lab: LabValue) -> None:
+    about: dict[str, SearchParam] = (
+        {"focus": SearchParam(type="reference", path="pk", target=_BDP, description="The PRP measured")}
+        if lab.on_product
+        else {"specimen": SearchParam(type="reference", path="pk", target="Specimen", description="The draw measured")}
+    )
+    includes = dict(_PATIENT_INCLUDE)
+    if not lab.on_product:
+        includes["specimen"] = Include(target="Specimen", id_attr="pk")
+    code = SearchParam(
+        type="token", description=f"{lab.coding['system']}|{lab.coding['code']}", filter=_lab_code_filter(lab)
+    )
+    register(
+        ResourceDef(
+            type_name="Observation",
+            queryset=_lab_queryset(lab),
+            build=lambda row, ctx: build_lab_observation(lab, row),
+            search={"code": code, **about},
+            includes=includes,
+            patient_path="patient_id",
+            date_path="prepared_at" if lab.on_product else "drawn_at",
+            profile_doc=f"{lab.coding['display']} ({lab.unit}).",
+            id_prefix=lab.prefix,
+        )
+    )
+
+
+for _lab in LAB_VALUES:
+    _register_lab_value(_lab)
 register(
     ResourceDef(
         type_name="Media",
@@ -634,7 +785,7 @@ register(
         includes=_PATIENT_INCLUDE,
         patient_path="patient_id",
         date_path="taken_at",
-        profile_doc="Outcome photos: metadata; content.url is the permission-checked staff view.",
+        profile_doc="Outcome photos: metadata; content.url is Binary/photo-<id>, read with the same token.",
     )
 )
 register(

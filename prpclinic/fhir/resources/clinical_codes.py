@@ -23,6 +23,13 @@ EXTENSION_BASE: Final = "https://prpclinic.org/fhir/StructureDefinition/"
 PRP_PRODUCT_EXTENSION: Final = EXTENSION_BASE + "prp-product"
 CONSUMABLE_LOT_EXTENSION: Final = EXTENSION_BASE + "consumable-lot"
 VOLUME_EXTENSION: Final = EXTENSION_BASE + "volume"
+# On a PRP's processing step: the spin's own Procedure (R4's processing.procedure is only a CodeableConcept).
+PROCESSING_PROCEDURE_EXTENSION: Final = EXTENSION_BASE + "processing-procedure"
+# On a spin's Procedure: the run's settings as quantities (UCUM [g], /min, min, Cel).
+SPIN_RCF_EXTENSION: Final = EXTENSION_BASE + "spin-rcf"
+SPIN_RPM_EXTENSION: Final = EXTENSION_BASE + "spin-rpm"
+SPIN_DURATION_EXTENSION: Final = EXTENSION_BASE + "spin-duration"
+SPIN_TEMPERATURE_EXTENSION: Final = EXTENSION_BASE + "spin-temperature"
 
 # The only external codes these resources use, each as STANDARDS.md (FHIR section) lists it. The Specimen codes are
 # marked unverified there; docs/fhir-clinical.md says so.
