@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from prpclinic.audit.models import AuditEvent
 from prpclinic.fhir.auth import FhirAuthError, authenticate, create_token, revoke_token
+from prpclinic.fhir.auth import issue_token as issue_token_service
 from prpclinic.fhir.models import FhirToken, hash_token
-from tests.conftest import clinic_request
+from tests.conftest import clinic_request, make_patient
 from tests.fhir_tokens import issue_token
 
 
@@ -76,3 +77,16 @@ def test_last_used_is_written_at_most_once_a_minute(personas: Any, django_assert
     assert first is not None
     authenticate(_request(raw))
     assert FhirToken.objects.get().last_used_at == first
+
+
+def test_a_patient_context_token_carries_its_patient_into_the_access_and_the_issue_is_audited_by_id(
+    personas: Any,
+) -> None:
+    patient = make_patient(personas.clinic_a)
+    request = clinic_request(personas.admin, personas.clinic_a)
+    token, raw = issue_token_service(request=request, label="App", scopes=["patient/*.read"], patient=patient)
+    access = authenticate(_request(raw))
+    assert (access.patient_id, access.token_id) == (patient.pk, token.pk)
+    assert AuditEvent.objects.get(action="fhir.token.issue").changes["patient"] == patient.pk
+    system = authenticate(_request(issue_token(personas.clinic_a, by=personas.admin)))
+    assert system.patient_id is None

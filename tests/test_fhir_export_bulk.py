@@ -13,7 +13,7 @@ from django.utils import timezone
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from prpclinic.audit.models import AuditEvent
-from prpclinic.fhir import bulk
+from prpclinic.fhir import bulk, registry
 from prpclinic.fhir.models import ExportJob, ExportStatus
 from prpclinic.patients.models import Patient
 from tests.conftest import make_patient
@@ -197,6 +197,11 @@ def test_a_full_export_has_a_file_per_type_with_records_and_every_line_validates
     status_url = _kickoff(client, raw, "")["Content-Location"]
     manifest = client.get(status_url, headers=bearer(raw)).json()
     assert {"Patient", "Appointment", "Consent"} <= {o["type"] for o in manifest["output"]}
+    # Every source of every type (a type may be served from several tables) lands in that type's one file.
+    expected: dict[str, int] = {}
+    for source in registry.all_sources():
+        expected[source.type_name] = expected.get(source.type_name, 0) + source.queryset(personas.clinic_a.pk).count()
+    assert {o["type"]: o["count"] for o in manifest["output"]} == {k: v for k, v in expected.items() if v}
     for output in manifest["output"]:
         body = b"".join(client.get(output["url"], headers=bearer(raw)).streaming_content).decode()
         lines = body.splitlines()
