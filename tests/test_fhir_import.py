@@ -1,6 +1,7 @@
 """Import from another system: a FHIR transaction Bundle (Patients, Appointments) and a CSV of patients.
 
-Both are all-or-nothing with a report per entry; patients are matched by MRN; writes are audited.
+Both are all-or-nothing with a report per entry; patients are matched by MRN or by another system's identifier
+(kept as ExternalIdentifier); writes are audited.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from django.test import Client
 
 from prpclinic.audit.models import AuditEvent
 from prpclinic.fhir import importing
-from prpclinic.patients.models import Patient
+from prpclinic.patients.models import ExternalIdentifier, Patient
+from prpclinic.patients.services import patient_merge
 from prpclinic.scheduling.models import Appointment
-from tests.conftest import Personas, make_patient
+from tests.conftest import Personas, clinic_request, make_patient
 from tests.matrix_scheduling import MONDAY, at, schedule_setup
 
 MRN_A = "urn:prpclinic:clinic:clinic-a:mrn"
@@ -326,3 +328,226 @@ def test_a_csv_without_patient_rows_is_refused(personas: Personas, admin: Client
     response = csv_upload(admin, "Vorname;Nachname\n")
     assert response.status_code == 400
     assert "at least one patient row" in response.content.decode()
+
+
+# --- de-duplication by any identifier ----------------------------------------------------------
+
+HOSPITAL = "https://hospital.example/fhir/mrn"
+NATIONAL = "urn:oid:1.2.40.0.10.1.4.3.1"
+
+
+def hospital_patient(*identifiers: tuple[str | None, str], **extra: Any) -> dict[str, Any]:
+    """A Patient as a hospital exports it: its own numbers, not ours."""
+    resource = fhir_patient(**extra)
+    resource["identifier"] = [
+        {"value": value} | ({"system": system} if system is not None else {}) for system, value in identifiers
+    ]
+    return resource
+
+
+def identifiers_of(patient: Patient) -> list[tuple[str, str]]:
+    return sorted(ExternalIdentifier.objects.filter(patient=patient).values_list("system", "value"))
+
+
+def test_the_same_hospital_bundle_imported_twice_creates_then_updates_and_keeps_its_identifiers(
+    personas: Personas, admin: Client
+) -> None:
+    data = bundle(("urn:uuid:a", hospital_patient((HOSPITAL, "H-100"), (NATIONAL, "1234 010190"))))
+    first = upload(admin, data)
+    assert "Imported: 1 created, 0 updated, 0 unchanged." in first.content.decode()
+    lena = Patient.objects.get(clinic=personas.clinic_a)
+    assert lena.mrn.startswith("A")  # the hospital's number is not ours: the clinic's next MRN
+    assert identifiers_of(lena) == [(HOSPITAL, "H-100"), (NATIONAL, "1234 010190")]
+    row = ExternalIdentifier.objects.get(system=HOSPITAL)
+    assert (row.clinic_id, row.source, row.created_by_id) == (personas.clinic_a.pk, "fhir-import", personas.admin.pk)
+    again = upload(admin, data)
+    assert "Imported: 0 created, 0 updated, 1 unchanged." in again.content.decode()
+    moved = upload(admin, bundle(("urn:uuid:a", hospital_patient((HOSPITAL, "H-100"), address=[{"text": "Gasse 2"}]))))
+    assert "Imported: 0 created, 1 updated, 0 unchanged." in moved.content.decode()
+    assert Patient.objects.filter(clinic=personas.clinic_a).count() == 1
+    lena.refresh_from_db()
+    assert lena.address == "Gasse 2"
+    assert ExternalIdentifier.objects.count() == 2
+    added = AuditEvent.objects.filter(action="patient.identifier_add").get()
+    assert added.object_id == str(lena.pk)
+    assert added.changes["external_identifiers"] == [None, [f"{HOSPITAL}|H-100", f"{NATIONAL}|1234 010190"]]
+
+
+def test_a_known_identifier_updates_its_patient_who_also_takes_the_entrys_new_identifiers(
+    personas: Personas, admin: Client
+) -> None:
+    known = make_patient(personas.clinic_a, given_name="Lena", family_name="Huber")
+    ExternalIdentifier.objects.create(
+        clinic=personas.clinic_a, patient=known, system=HOSPITAL, value="H-100", source="staff"
+    )
+    response = upload(admin, bundle(("urn:uuid:a", hospital_patient((HOSPITAL, "H-100"), (NATIONAL, "N-7")))))
+    assert response.status_code == 200
+    assert "Imported: 0 created, 1 updated, 0 unchanged." in response.content.decode()
+    assert identifiers_of(known) == [(HOSPITAL, "H-100"), (NATIONAL, "N-7")]
+    assert Patient.objects.filter(clinic=personas.clinic_a).count() == 1
+
+
+def test_identifiers_that_name_two_different_patients_refuse_the_bundle_and_change_nothing(
+    personas: Personas, admin: Client
+) -> None:
+    anna = make_patient(personas.clinic_a, mrn="X-1")
+    otto = make_patient(personas.clinic_a, mrn="X-2", given_name="Otto", sex="male")
+    ExternalIdentifier.objects.create(
+        clinic=personas.clinic_a, patient=otto, system=HOSPITAL, value="H-2", source="staff"
+    )
+    resource = hospital_patient((HOSPITAL, "H-2"), (NATIONAL, "N-9"))
+    resource["identifier"].append({"system": MRN_A, "value": "X-1"})
+    response = upload(admin, bundle(("urn:uuid:b", fhir_patient(family="Maier")), ("urn:uuid:a", resource)))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was imported: 1 of 2 entries refused." in page
+    assert (
+        f"These identifiers name different patients: record number X-1 belongs to MRN X-1, "
+        f"identifier {HOSPITAL}|H-2 to MRN X-2."
+    ) in page
+    assert Patient.objects.filter(clinic=personas.clinic_a).count() == 2  # Maier was not created either
+    anna.refresh_from_db()
+    otto.refresh_from_db()
+    assert (anna.family_name, otto.given_name) == ("Berger", "Otto")
+    assert identifiers_of(otto) == [(HOSPITAL, "H-2")] and identifiers_of(anna) == []
+    assert not AuditEvent.objects.filter(
+        action__in=["patient.update", "patient.identifier_add", "data.import"]
+    ).exists()
+
+
+def test_an_identifier_without_a_system_is_refused_it_cannot_be_matched(personas: Personas, admin: Client) -> None:
+    response = upload(admin, bundle(("urn:uuid:a", hospital_patient((None, "4711"), (HOSPITAL, "H-100")))))
+    assert response.status_code == 400
+    assert "Identifier 4711 has no system: it cannot be matched to a patient, so it is refused." in (
+        response.content.decode()
+    )
+    assert not Patient.objects.exists() and not ExternalIdentifier.objects.exists()
+
+
+def test_an_identifier_system_that_is_not_a_uri_is_refused(personas: Personas, admin: Client) -> None:
+    response = upload(admin, bundle(("urn:uuid:a", hospital_patient(("hospital", "H-100")))))
+    assert response.status_code == 400
+    assert "“hospital” is not an identifier system" in response.content.decode()
+    assert not Patient.objects.exists()
+
+
+def test_the_same_identifier_in_two_entries_of_one_bundle_is_refused(personas: Personas, admin: Client) -> None:
+    response = upload(
+        admin,
+        bundle(
+            ("urn:uuid:a", hospital_patient((HOSPITAL, "H-100"))),
+            ("urn:uuid:b", hospital_patient((NATIONAL, "N-1"), (HOSPITAL, " H-100 "), family="Hubner")),
+        ),
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"Identifier {HOSPITAL}|H-100 appears twice in this file (also entry 1): the same patient twice." in page
+    assert not Patient.objects.exists() and not ExternalIdentifier.objects.exists()
+
+
+def test_an_identifier_of_a_merged_away_record_updates_the_survivor_never_the_merged_one(
+    personas: Personas, admin: Client
+) -> None:
+    survivor = make_patient(personas.clinic_a, mrn="X-1")
+    duplicate = make_patient(personas.clinic_a, mrn="X-2", given_name="Ana")
+    patient_merge(
+        request=clinic_request(personas.admin, personas.clinic_a),
+        duplicate_id=duplicate.pk,
+        survivor_id=survivor.pk,
+        reason="registered twice",
+    )
+    response = upload(admin, bundle(("urn:uuid:a", fhir_patient(mrn="X-2", given="Anna", family="Berger"))))
+    assert response.status_code == 200, response.content.decode()
+    page = response.content.decode()
+    assert "Matched by record number X-2: record X-2 was merged into X-1, which is updated instead." in page
+    assert f"Patient X-1 (record {survivor.pk})" in page
+    survivor.refresh_from_db()
+    duplicate.refresh_from_db()
+    assert survivor.phone == "+43 1 234 5678"  # from the file
+    assert (duplicate.given_name, duplicate.phone, duplicate.merged_into_id) == ("Ana", "", survivor.pk)
+
+
+def test_an_unknown_mrn_whose_foreign_identifier_names_another_record_is_refused(
+    personas: Personas, admin: Client
+) -> None:
+    known = make_patient(personas.clinic_a, mrn="X-1")
+    ExternalIdentifier.objects.create(
+        clinic=personas.clinic_a, patient=known, system=HOSPITAL, value="H-1", source="staff"
+    )
+    resource = hospital_patient((HOSPITAL, "H-1"))
+    resource["identifier"].append({"system": MRN_A, "value": "X-9"})
+    response = upload(admin, bundle(("urn:uuid:a", resource)))
+    assert response.status_code == 400
+    assert f"Record number X-9 is not a patient of this clinic, but identifier {HOSPITAL}|H-1 belongs to MRN X-1." in (
+        response.content.decode()
+    )
+    assert Patient.objects.count() == 1
+
+
+def test_another_clinics_identical_foreign_identifier_does_not_match_our_patients(
+    personas: Personas, admin: Client
+) -> None:
+    theirs = make_patient(personas.clinic_b)
+    ExternalIdentifier.objects.create(
+        clinic=personas.clinic_b, patient=theirs, system=HOSPITAL, value="H-1", source="staff"
+    )
+    response = upload(admin, bundle(("urn:uuid:a", hospital_patient((HOSPITAL, "H-1")))))
+    assert "Imported: 1 created, 0 updated, 0 unchanged." in response.content.decode()
+    ours = Patient.objects.get(clinic=personas.clinic_a)
+    assert identifiers_of(ours) == [(HOSPITAL, "H-1")] and identifiers_of(theirs) == [(HOSPITAL, "H-1")]
+
+
+HOSPITAL_CSV = (
+    "KIS-Nr;Vorname;Nachname;Geburtsdatum;Geschlecht;E-Mail\n"
+    "H-1;Lena;Huber;14.02.1990;w;lena@example.org\n"
+    "H-2;Jonas;Maier;01.12.1978;m;\n"
+)
+
+
+def hospital_mapping(**overrides: str) -> dict[str, str]:
+    return mapping(**({"mrn": "", "external_id": "0", "identifier_system": HOSPITAL} | overrides))
+
+
+def test_a_csv_with_an_identifier_column_creates_then_updates_by_that_identifier(
+    personas: Personas, admin: Client
+) -> None:
+    csv_upload(admin, HOSPITAL_CSV)
+    page = admin.get("/interop/import/csv/map/").content.decode()
+    assert "External identifier value" in page and "Identifier system" in page
+    done = admin.post("/interop/import/csv/map/", {**hospital_mapping(), "action": "import"})
+    assert "Imported: 2 created, 0 updated, 0 unchanged." in done.content.decode()
+    lena = Patient.objects.get(clinic=personas.clinic_a, family_name="Huber")
+    assert identifiers_of(lena) == [(HOSPITAL, "H-1")]
+    assert ExternalIdentifier.objects.get(value="H-1").source == "csv-import"
+    csv_upload(admin, HOSPITAL_CSV.replace("lena@example.org", "lena@new.example"))
+    again = admin.post("/interop/import/csv/map/", {**hospital_mapping(), "action": "import"})
+    assert "Imported: 0 created, 1 updated, 1 unchanged." in again.content.decode()
+    assert Patient.objects.filter(clinic=personas.clinic_a).count() == 2
+    lena.refresh_from_db()
+    assert lena.email == "lena@new.example"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"identifier_system": ""}, "Type the system of the external identifiers"),
+        ({"identifier_system": "KIS"}, "“KIS” is not an identifier system"),
+        ({"identifier_system": MRN_A}, "That is this clinic&#x27;s own record number"),
+        ({"external_id": ""}, "Choose the column that holds these identifiers (or clear the system)."),
+    ],
+)
+def test_the_identifier_column_needs_a_uri_system_on_the_mapping_page(
+    personas: Personas, admin: Client, fields: dict[str, str], message: str
+) -> None:
+    csv_upload(admin, HOSPITAL_CSV)
+    response = admin.post("/interop/import/csv/map/", {**hospital_mapping(**fields), "action": "import"})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Patient.objects.exists()
+
+
+def test_a_csv_row_whose_identifier_is_repeated_is_refused(personas: Personas, admin: Client) -> None:
+    csv_upload(admin, HOSPITAL_CSV + "H-1;Eva;Gruber;03.03.1983;w;\n")
+    preview = admin.post("/interop/import/csv/map/", {**hospital_mapping(), "action": "preview"})
+    assert preview.status_code == 400
+    assert f"Identifier {HOSPITAL}|H-1 appears twice in this file (also entry 1)" in preview.content.decode()

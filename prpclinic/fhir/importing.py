@@ -213,7 +213,7 @@ def _match(
             ExternalIdentifier.objects.filter(clinic=clinic)
             .filter(wanted)
             .select_related("patient")
-            .only("system", "value", "patient__pk", "patient__mrn", "patient__merged_into_id")
+            .only("system", "value", "patient__id", "patient__mrn", "patient__merged_into_id")
             .order_by("pk")
         )
         for row in rows:
