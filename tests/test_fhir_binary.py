@@ -202,7 +202,7 @@ def test_the_json_form_above_the_bound_is_refused_pointing_to_the_raw_form(
 
     for resource_id in (f"photo-{photo.pk}", f"consent-{consent.pk}"):
         message = outcome(get(f"/fhir/R4/Binary/{resource_id}", token_a, accept=FHIR_JSON), 406)
-        assert "too large for the JSON form" in message and "raw bytes" in message
+        assert "larger than 100 bytes, too large for the JSON form" in message and "raw bytes" in message
         assert get(f"/fhir/R4/Binary/{resource_id}", token_a).status_code == 200  # the raw form still works
 
 

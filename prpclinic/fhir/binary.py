@@ -131,10 +131,11 @@ def _binary_response(resource_id: str, content_type: str, patient_id: int, data:
 
 
 def _too_large(resource_id: str) -> _Refused:
-    limit_mib = json_max_bytes() // (1024 * 1024)
+    limit = json_max_bytes()
+    shown = f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
     return _Refused(
         406,
-        f"Binary/{resource_id} is larger than {limit_mib} MiB, too large for the JSON form: ask for the raw bytes "
+        f"Binary/{resource_id} is larger than {shown}, too large for the JSON form: ask for the raw bytes "
         "instead (Accept: */* or the file's own type, without _format).",
         code="too-costly",
     )
