@@ -305,6 +305,8 @@ def test_a_post_kickoff_whose_body_is_not_parameters_is_refused(personas: Person
     assert response.status_code == 400 and "Parameters" in response.json()["issue"][0]["diagnostics"]
     unknown = _kickoff(raw, body={"resourceType": "Parameters", "parameter": [{"name": "group", "valueString": "x"}]})
     assert unknown.status_code == 400 and "group" in unknown.json()["issue"][0]["diagnostics"]
+    odd = _kickoff(raw, body={"resourceType": "Parameters", "parameter": [{"name": "patient", "valueReference": "x"}]})
+    assert odd.status_code == 400 and "valueReference" in odd.json()["issue"][0]["diagnostics"]
     assert not ExportJob.objects.exists()
 
 

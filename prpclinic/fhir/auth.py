@@ -5,6 +5,10 @@
 403 for a token lacking a scope). Each successful use writes one audit event (``fhir.access``)
 naming the token and the resource type/id asked for, never query strings (a search can carry a
 name). ``last_used_at`` is written at most once a minute per token, not on every request.
+
+A token may carry a SMART patient context (``FhirToken.patient``): ``FhirAccess.patient_id`` is then set and
+``FhirAccess.restrict`` narrows every read, search and ``_include`` to that patient's compartment. Once that patient
+is merged into another record the token answers 401 rather than following the merge.
 """
 
 from __future__ import annotations

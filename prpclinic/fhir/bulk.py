@@ -343,10 +343,14 @@ def _post_params(request: HttpRequest) -> KickoffParams:
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise ExportRequestError("The body must be a FHIR Parameters resource in JSON.")
     values: dict[str, list[str]] = {}
-    for parameter in body.get("parameter") or []:
+    parameters = body.get("parameter") or []
+    if not isinstance(parameters, list):
+        raise ExportRequestError("The body must be a FHIR Parameters resource in JSON.")
+    for parameter in parameters:
         name = parameter.get("name") if isinstance(parameter, dict) else None
         if name == "patient":
-            reference = (parameter.get("valueReference") or {}).get("reference")
+            value_reference = parameter.get("valueReference")
+            reference = value_reference.get("reference") if isinstance(value_reference, dict) else None
             if not isinstance(reference, str):
                 raise ExportRequestError("Each patient parameter needs a valueReference like Patient/12.")
             values.setdefault("patient", []).append(reference)
