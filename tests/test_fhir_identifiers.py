@@ -187,3 +187,31 @@ def test_a_merge_into_an_already_merged_record_is_refused_and_moves_no_identifie
     with pytest.raises(ValidationError, match="already merged"):
         patient_merge(request=request, duplicate_id=third.pk, survivor_id=second.pk, reason="registered twice")
     assert ExternalIdentifier.objects.get(value="H-100").patient_id == third.pk
+
+
+# --- provenance -------------------------------------------------------------------------------------------------
+
+
+def test_identifiers_kept_by_an_import_show_as_an_update_in_the_patients_provenance(
+    personas: Personas, get: Any
+) -> None:
+    from prpclinic.fhir.importing import import_bundle
+
+    resource = {
+        "resourceType": "Patient",
+        "identifier": [{"system": HOSPITAL, "value": "H-100"}],
+        "name": [{"family": "Huber", "given": ["Lena"]}],
+        "birthDate": "1990-02-14",
+        "gender": "female",
+    }
+    report = import_bundle(
+        request=clinic_request(personas.admin, personas.clinic_a),
+        bundle={"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": resource}]},
+    )
+    assert report.committed and report.created == 1
+    patient = Patient.objects.get(clinic=personas.clinic_a)
+    provenance = get("/fhir/R4/Provenance", target=f"Patient/{patient.pk}")
+    activities = [(p["resource"]["activity"]["text"], p["resource"]["activity"]["coding"][0]["code"])
+                  for p in provenance["entry"]]  # fmt: skip
+    assert activities == [("patient.create", "CREATE"), ("patient.identifier_add", "UPDATE")]
+    assert get(f"/fhir/R4/Patient/{patient.pk}")["identifier"][1] == {"system": HOSPITAL, "value": "H-100"}

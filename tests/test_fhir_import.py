@@ -551,3 +551,10 @@ def test_a_csv_row_whose_identifier_is_repeated_is_refused(personas: Personas, a
     preview = admin.post("/interop/import/csv/map/", {**hospital_mapping(), "action": "preview"})
     assert preview.status_code == 400
     assert f"Identifier {HOSPITAL}|H-1 appears twice in this file (also entry 1)" in preview.content.decode()
+
+
+def test_an_identifier_value_longer_than_100_characters_is_refused(personas: Personas, admin: Client) -> None:
+    response = upload(admin, bundle(("urn:uuid:a", hospital_patient((HOSPITAL, "9" * 101)))))
+    assert response.status_code == 400
+    assert "is longer than 100 characters." in response.content.decode()
+    assert not Patient.objects.exists()

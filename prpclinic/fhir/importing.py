@@ -179,7 +179,7 @@ def foreign_identifier(system: str, value: str) -> ForeignId:
     if len(system) > max_system:
         raise ValidationError(f"The identifier system is longer than {max_system} characters.")
     if len(value) > max_value:
-        raise ValidationError(f"Identifier {_label((system, value))} is longer than {max_value}.")
+        raise ValidationError(f"Identifier {_label((system, value))} is longer than {max_value} characters.")
     return system, value
 
 
