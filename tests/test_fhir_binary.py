@@ -22,8 +22,7 @@ from PIL import Image
 from prpclinic.audit.models import AuditEvent
 from prpclinic.consents.models import SignedConsent
 from prpclinic.consents.services import consent_revoke
-from prpclinic.fhir import binary
-from prpclinic.fhir.auth import FhirAccess, revoke_token
+from prpclinic.fhir.auth import create_token, revoke_token
 from prpclinic.fhir.models import FhirToken
 from prpclinic.outcomes.models import Photo
 from prpclinic.outcomes.services import photo_upload, photo_withdraw
@@ -320,22 +319,26 @@ def test_a_photo_whose_recorded_consent_lacked_the_clinical_record_use_is_refuse
     assert "not taken under a consent" in outcome(get(f"/fhir/R4/Binary/photo-{photo.pk}", token_a), 403)
 
 
-def test_a_patient_context_reaches_only_that_patients_binaries(personas: Personas, photo: Photo, consent: Any) -> None:
-    # Tokens with a patient context are issued elsewhere; the Binary lookups honour FhirAccess.patient_id.
+def test_a_token_limited_to_one_patient_reads_only_that_patients_binaries(
+    personas: Personas, patient: Any, photo: Photo, consent: Any
+) -> None:
     other = make_patient(personas.clinic_a)
-    own = FhirAccess(clinic=personas.clinic_a, scopes=frozenset({"patient/*.read"}), token_id=0, label="t",
-                     patient_id=photo.patient_id)  # fmt: skip
-    foreign = FhirAccess(clinic=personas.clinic_a, scopes=frozenset({"patient/*.read"}), token_id=0, label="t",
-                         patient_id=other.pk)  # fmt: skip
+    others_consent = consent_signed(clinic=personas.clinic_a, patient=other, treatment="prp_scalp", by=personas.nurse)
+    others_photo = take_photo(personas, other)
+    _, own = create_token(
+        clinic=personas.clinic_a, label="App", scopes=["patient/*.read"], created_by=personas.admin, patient=patient
+    )
+    _, foreign = create_token(
+        clinic=personas.clinic_a, label="App", scopes=["patient/*.read"], created_by=personas.admin, patient=other
+    )
 
-    assert binary._photo(own, f"photo-{photo.pk}", photo.pk) == photo
-    assert binary._consent(own, f"consent-{consent.pk}", consent.pk) == consent
-    with pytest.raises(binary._Refused) as refused:
-        binary._photo(foreign, f"photo-{photo.pk}", photo.pk)
-    assert refused.value.status == 404
-    with pytest.raises(binary._Refused) as refused:
-        binary._consent(foreign, f"consent-{consent.pk}", consent.pk)
-    assert refused.value.status == 404
+    assert get(f"/fhir/R4/Binary/photo-{photo.pk}", own).status_code == 200
+    assert get(f"/fhir/R4/Binary/consent-{consent.pk}", own).status_code == 200
+    assert get(f"/fhir/R4/Binary/photo-{others_photo.pk}", foreign).status_code == 200
+    for resource_id in (f"photo-{photo.pk}", f"consent-{consent.pk}"):
+        assert "is not known" in outcome(get(f"/fhir/R4/Binary/{resource_id}", foreign), 404)
+    for resource_id in (f"photo-{others_photo.pk}", f"consent-{others_consent.pk}"):
+        assert "is not known" in outcome(get(f"/fhir/R4/Binary/{resource_id}", own), 404)
 
 
 # --- the endpoint around the reads --------------------------------------------------------------------------------
