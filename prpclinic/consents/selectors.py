@@ -137,15 +137,20 @@ def patient_consents(*, clinic_id: int, patient_id: int, limit: int = PATIENT_CO
     )
 
 
-def consent_overview(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
+def consent_overview(
+    *, clinic_id: int, patient_id: int, consents: list[SignedConsent] | None = None
+) -> list[dict[str, Any]]:
     """Per form (the three treatments, then photography): the consent that counts now and its status.
 
     ``consent`` is the newest valid consent, else the newest one of any status, else None;
     ``status`` is ``valid``, ``expired``, ``revoked`` or ``none``. One query.
+    ``consents``: ``patient_consents``' rows (its default limit) when the chart has read them already.
     """
     now = timezone.now()
     by_kind: dict[str, list[SignedConsent]] = {kind: [] for kind in ConsentKind.values}
-    for consent in patient_consents(clinic_id=clinic_id, patient_id=patient_id):
+    if consents is None:
+        consents = patient_consents(clinic_id=clinic_id, patient_id=patient_id)
+    for consent in consents:
         by_kind.setdefault(consent.kind, []).append(consent)
     rows = []
     for kind in ConsentKind.values:
@@ -164,10 +169,17 @@ def consent_overview(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]
     return rows
 
 
-def timeline_items(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """Signings and revocations for the chart's timeline (keys: at, kind, title, detail, url). One query."""
+def timeline_items(
+    *, clinic_id: int, patient_id: int, limit: int = 50, consents: list[SignedConsent] | None = None
+) -> list[dict[str, Any]]:
+    """Signings and revocations for the chart's timeline (keys: at, kind, title, detail, url). One query.
+
+    ``consents``: ``patient_consents``' newest-first rows when the chart has read them already (no query then).
+    """
     items: list[dict[str, Any]] = []
-    for consent in patient_consents(clinic_id=clinic_id, patient_id=patient_id, limit=limit):
+    if consents is None:
+        consents = patient_consents(clinic_id=clinic_id, patient_id=patient_id, limit=limit)
+    for consent in consents[:limit]:
         url = reverse("consent_detail", args=[consent.pk])
         label = ConsentKind(consent.kind).label if consent.kind in ConsentKind.values else consent.kind
         who = consent.signer_name

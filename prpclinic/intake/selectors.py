@@ -22,6 +22,8 @@ from prpclinic.patients.models import Patient, fold
 from prpclinic.visits.models import TreatmentKind
 
 LIST_LIMIT = 100
+# The chart reads this many screenings, newest first, for its timeline and its screening panel.
+SCREENINGS_READ = 50
 
 
 def screening_settings(*, clinic_id: int) -> ScreeningSettings:
@@ -64,11 +66,25 @@ def screening_blocker(*, clinic_id: int, patient_id: int, treatment: str) -> str
     return None
 
 
-def latest_by_treatment(*, clinic_id: int, patient_id: int) -> list[tuple[str, str, Screening | None]]:
-    """(kind, label, latest screening or None) for each treatment, in one query (the chart shows it)."""
-    mine = Screening.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
-    newest = mine.filter(treatment=OuterRef("treatment")).order_by("-recorded_at", "-id").values("pk")[:1]
-    latest = {s.treatment: s for s in mine.filter(pk=Subquery(newest))}
+def latest_by_treatment(
+    *, clinic_id: int, patient_id: int, screenings: list[Screening] | None = None
+) -> list[tuple[str, str, Screening | None]]:
+    """(kind, label, latest screening or None) for each treatment, in one query (the chart shows it).
+
+    ``screenings``: ``patient_screenings``' newest-first rows when the chart has read them for its
+    timeline. The first of each treatment there is its latest; only when those rows were cut off
+    and a treatment is missing from them is the database asked (a contraindication must never be
+    hidden because it is older than fifty other screenings).
+    """
+    latest: dict[str, Screening] = {}
+    if screenings is not None:
+        for screening in screenings:
+            latest.setdefault(screening.treatment, screening)
+    kinds = [kind for kind, _ in TreatmentKind.choices]
+    if screenings is None or (len(screenings) >= SCREENINGS_READ and any(k not in latest for k in kinds)):
+        mine = Screening.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        newest = mine.filter(treatment=OuterRef("treatment")).order_by("-recorded_at", "-id").values("pk")[:1]
+        latest = {s.treatment: s for s in mine.filter(pk=Subquery(newest))}
     return [(kind, label, latest.get(kind)) for kind, label in TreatmentKind.choices]
 
 
@@ -92,7 +108,7 @@ def review_queue(*, clinic_id: int, limit: int = LIST_LIMIT) -> list[Screening]:
     )
 
 
-def patient_screenings(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[Screening]:
+def patient_screenings(*, clinic_id: int, patient_id: int, limit: int = SCREENINGS_READ) -> list[Screening]:
     return list(
         Screening.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("recorded_by", "reviewed_by")
@@ -137,10 +153,17 @@ def recent_submissions(*, clinic_id: int, since: dt.datetime) -> int:
     return Submission.objects.filter(clinic_id=clinic_id, submitted_at__gte=since).count()
 
 
-def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
-    """The patient's screenings and physician reviews for the chart's timeline, newest first. One query."""
+def timeline_items(
+    *, clinic_id: int, patient_id: int, screenings: list[Screening] | None = None
+) -> list[dict[str, Any]]:
+    """The patient's screenings and physician reviews for the chart's timeline, newest first. One query.
+
+    ``screenings``: ``patient_screenings``' rows when the chart has read them already (no query then).
+    """
     items: list[dict[str, Any]] = []
-    for s in patient_screenings(clinic_id=clinic_id, patient_id=patient_id):
+    if screenings is None:
+        screenings = patient_screenings(clinic_id=clinic_id, patient_id=patient_id)
+    for s in screenings[:SCREENINGS_READ]:
         url = reverse("intake_detail", args=[s.pk])
         fired = ", ".join(f["message"] for f in s.fired)
         items.append(

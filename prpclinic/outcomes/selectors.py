@@ -175,35 +175,76 @@ def photo_urls(photo: Photo) -> dict[str, str]:
     }
 
 
-def latest_summary(*, clinic_id: int, patient_id: int) -> dict[str, Any]:
-    """For the chart panel: the three latest photos and the latest score of each scale (two queries)."""
-    photos = list(
+TIMELINE_LIMIT = 50
+# The chart reads the newest current scores once for its panel and its timeline; the panel's
+# "latest of each scale" came from the newest 100 by rating date, so that many are read.
+CHART_SCORES = 100
+
+
+def chart_photos(*, clinic_id: int, patient_id: int) -> list[Photo]:
+    """The patient's active photos, newest first, as many as the timeline groups (one query)."""
+    return list(
         Photo.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=PhotoStatus.ACTIVE).order_by(
             "-taken_at", "-id"
-        )[:3]
+        )[: TIMELINE_LIMIT * 4]
     )
+
+
+def chart_scores(*, clinic_id: int, patient_id: int) -> list[Score]:
+    """The patient's current scores, newest recorded first, for the chart's panel and timeline (one query)."""
+    return list(
+        Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
+            "-recorded_at", "-id"
+        )[:CHART_SCORES]
+    )
+
+
+def latest_summary(
+    *, clinic_id: int, patient_id: int, photos: list[Photo] | None = None, scores: list[Score] | None = None
+) -> dict[str, Any]:
+    """For the chart panel: the three latest photos and the latest score of each scale (two queries).
+
+    ``photos`` and ``scores``: the rows of ``chart_photos`` and ``chart_scores`` when the chart has
+    read them already; then no query, unless the patient has more scores than were read (the
+    latest of a scale is then asked of the database, as before).
+    """
+    if photos is None:
+        photos = list(
+            Photo.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=PhotoStatus.ACTIVE).order_by(
+                "-taken_at", "-id"
+            )[:3]
+        )
+    if scores is None or len(scores) >= CHART_SCORES:
+        recent: list[Score] = list(
+            Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
+                "-recorded_on", "-recorded_at", "-id"
+            )[:CHART_SCORES]
+        )
+    else:  # all of them: the same order as the query above
+        recent = sorted(scores, key=lambda s: (s.recorded_on, s.recorded_at, s.pk), reverse=True)
     latest: dict[tuple[str, str, str], Score] = {}
-    recent = Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
-        "-recorded_on", "-recorded_at", "-id"
-    )[:100]
     for score in recent:
         latest.setdefault((score.scale, score.variant, score.rater), score)
     rows = [{"scale": scales.SCALES[s.scale].name if s.scale in scales.SCALES else s.scale, "score": s,
              "shown": score_display(s)} for s in latest.values()]  # fmt: skip
-    return {"photos": photos, "scores": rows}
+    return {"photos": photos[:3], "scores": rows}
 
 
-TIMELINE_LIMIT = 50
+def timeline_items(
+    *, clinic_id: int, patient_id: int, photos: list[Photo] | None = None, scores: list[Score] | None = None
+) -> list[dict[str, Any]]:
+    """For the chart's timeline: photo sessions (one item per day) and scores, newest first; two queries.
 
-
-def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
-    """For the chart's timeline: photo sessions (one item per day) and scores, newest first; two queries."""
+    ``photos`` and ``scores``: the rows of ``chart_photos`` and ``chart_scores`` when the chart has
+    read them already (no query then).
+    """
     items: list[dict[str, Any]] = []
     days: dict[Any, list[Photo]] = {}
-    photos = Photo.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=PhotoStatus.ACTIVE).order_by(
-        "-taken_at", "-id"
-    )[: TIMELINE_LIMIT * 4]
-    for photo in photos:
+    if photos is None:
+        photos = chart_photos(clinic_id=clinic_id, patient_id=patient_id)
+    if scores is None:
+        scores = chart_scores(clinic_id=clinic_id, patient_id=patient_id)
+    for photo in photos[: TIMELINE_LIMIT * 4]:
         days.setdefault(timezone.localtime(photo.taken_at).date(), []).append(photo)
     photos_url = reverse("outcome_photos", args=[patient_id])
     for group in days.values():
@@ -218,10 +259,7 @@ def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
             }
         )
     scores_url = reverse("outcome_progress", args=[patient_id])
-    scores = Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
-        "-recorded_at", "-id"
-    )[:TIMELINE_LIMIT]
-    for score in scores:
+    for score in scores[:TIMELINE_LIMIT]:
         scale = scales.SCALES.get(score.scale)
         items.append(
             {

@@ -28,6 +28,8 @@ from prpclinic.scheduling.slots import Stretch
 # start from below lets "overlaps this window" use the (clinic, ..., starts_at) indexes as a range.
 LONGEST = dt.timedelta(minutes=480 + 240 + 480)
 
+# The chart's timeline shows this many; its panel's next appointments are taken from those rows.
+TIMELINE_LIMIT = 50
 # Appointments still to happen or happening: the chart's "next appointments".
 OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_TREATMENT)
 
@@ -87,13 +89,32 @@ def patient_appointments(*, clinic_id: int, patient_id: int, upcoming_only: bool
     return list(appointments[:limit])
 
 
-def timeline_items(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[dict[str, Any]]:
+def upcoming_of(appointments: list[Any], *, clinic_id: int, patient_id: int, limit: int = 5) -> list[Any]:
+    """The active appointments still to come, soonest first, from ``patient_appointments``' newest-first rows.
+
+    Exact only when those rows are all the patient's appointments (fewer than were asked for):
+    otherwise a long appointment begun before the oldest row may still be running, so it asks
+    the database (one query).
+    """
+    if len(appointments) >= TIMELINE_LIMIT:
+        return patient_appointments(clinic_id=clinic_id, patient_id=patient_id, upcoming_only=True, limit=limit)
+    now = timezone.now()
+    found = [a for a in appointments if a.ends_at >= now and a.status in OPEN_STATUSES]
+    return sorted(found, key=lambda a: (a.starts_at, a.pk))[:limit]
+
+
+def timeline_items(
+    *, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIMIT, appointments: list[Any] | None = None
+) -> list[dict[str, Any]]:
     """The patient's appointments for the chart's timeline (1 query), newest first.
 
     Keys: ``at`` (the appointment's start), ``kind`` ("appointment"), ``title``, ``detail``, ``url``.
+    ``appointments``: ``patient_appointments``' rows when the chart has read them already (no query then).
     """
     items: list[dict[str, Any]] = []
-    for appt in patient_appointments(clinic_id=clinic_id, patient_id=patient_id, limit=limit):
+    if appointments is None:
+        appointments = patient_appointments(clinic_id=clinic_id, patient_id=patient_id, limit=limit)
+    for appt in appointments[:limit]:
         local = timezone.localtime(appt.starts_at)
         detail = f"{local:%H:%M}, {appt.clinician.full_name}, {appt.room.name}"
         if appt.status_reason:

@@ -156,16 +156,30 @@ def visit_charting(*, clinic_id: int, visit_id: int, visit: Visit | None = None,
     )
 
 
-def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
-    """The patient's visits for the chart's timeline (newest first, at most 50); one query."""
-    visits = (
+def chart_visits(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIMIT) -> list[Visit]:
+    """The patient's latest visits with their clinician and ``zones_charted`` (one query).
+
+    The chart reads them once: its visits table shows the first 20, its timeline all of them.
+    """
+    return list(
         Visit.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("clinician")
         .annotate(zones_charted=Count("zone_entries", filter=Q(zone_entries__is_current=True)))
-        .order_by("-started_at")[:TIMELINE_LIMIT]
+        .order_by("-started_at")[:limit]
     )
+
+
+def timeline_items(*, clinic_id: int, patient_id: int, visits: list[Visit] | None = None) -> list[dict[str, Any]]:
+    """The patient's visits for the chart's timeline (newest first, at most 50); one query.
+
+    ``visits``: the rows of ``chart_visits`` when the chart has read them already (no query then).
+    """
+    if visits is None:
+        visits = chart_visits(clinic_id=clinic_id, patient_id=patient_id)
+    # One reverse() for all rows: at 50 visits a reverse() each cost about a millisecond.
+    url = reverse("visit_detail", args=[0]).removesuffix("0/")
     items: list[dict[str, Any]] = []
-    for visit in visits:
+    for visit in visits[:TIMELINE_LIMIT]:
         at: dt.datetime = visit.started_at
         state = visit.get_status_display()
         detail = f"{state}; {visit.zones_charted} zone(s) charted; clinician {visit.clinician.full_name}."
@@ -175,7 +189,7 @@ def timeline_items(*, clinic_id: int, patient_id: int) -> list[dict[str, Any]]:
                 "kind": "visit",
                 "title": f"{visit.get_treatment_display()} visit",
                 "detail": detail,
-                "url": reverse("visit_detail", args=[visit.pk]),
+                "url": f"{url}{visit.pk}/",
             }
         )
     return items

@@ -13,11 +13,18 @@ register = template.Library()
 
 
 @register.inclusion_tag("intake/_intake_chart_panel.html", takes_context=True)
-def intake_chart_panel(context: dict[str, Any], patient: Any) -> dict[str, Any]:
-    """The latest screening per treatment with its state, and "screen now" buttons (one query)."""
+def intake_chart_panel(context: dict[str, Any], patient: Any, screenings: list[Any] | None = None) -> dict[str, Any]:
+    """The latest screening per treatment with its state, and "screen now" buttons (one query).
+
+    ``screenings``: ``patient_screenings``' rows the chart has read for its timeline (then no query).
+    """
     request = context.get("request")
     clinical = request is not None and can(request, "patient.view_clinical")
-    rows = latest_by_treatment(clinic_id=patient.clinic_id, patient_id=patient.pk) if clinical else []
+    rows = (
+        latest_by_treatment(clinic_id=patient.clinic_id, patient_id=patient.pk, screenings=screenings)
+        if clinical
+        else []
+    )
     return {
         "request": request,
         "patient": patient,

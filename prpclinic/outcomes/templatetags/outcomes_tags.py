@@ -13,11 +13,20 @@ register = template.Library()
 
 
 @register.inclusion_tag("outcomes/_outcomes_chart_panel.html", takes_context=True)
-def outcomes_chart_panel(context: dict[str, Any], patient: Any) -> dict[str, Any]:
-    """The latest photos and scores of the patient with links to the outcome pages (two queries)."""
+def outcomes_chart_panel(
+    context: dict[str, Any], patient: Any, photos: list[Any] | None = None, scores: list[Any] | None = None
+) -> dict[str, Any]:
+    """The latest photos and scores of the patient with links to the outcome pages (two queries).
+
+    ``photos`` and ``scores``: the rows the chart has read for its timeline (then no query).
+    """
     request = context.get("request")
     shown = request is not None and can(request, "outcome.view")
-    summary = latest_summary(clinic_id=patient.clinic_id, patient_id=patient.pk) if shown else {}
+    summary = (
+        latest_summary(clinic_id=patient.clinic_id, patient_id=patient.pk, photos=photos, scores=scores)
+        if shown
+        else {}
+    )
     return {
         "request": request,
         "patient": patient,
