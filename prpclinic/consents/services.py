@@ -306,27 +306,46 @@ def consent_revoke(*, request: HttpRequest, consent_id: int, reason: str) -> Con
 
 
 def consent_document_open(*, request: HttpRequest, consent_id: int) -> tuple[SignedConsent, bytes]:
-    """The signed PDF, after checking it still matches the SHA-256 taken at signing. Audited.
-
-    Raises ``DocumentMismatch`` when the file is missing or altered: the event is audited as
-    ``consent.pdf_mismatch`` and logged (without patient data) so that someone investigates.
-    """
+    """The signed PDF for a staff member allowed to view consents, checked and audited as
+    :func:`consent_document_verified` does."""
     access.require(request, "consent.view")
     consent = consent_get(request=request, consent_id=consent_id)
+    return consent, consent_document_verified(request=request, consent=consent)
+
+
+def consent_document_verified(
+    *,
+    request: HttpRequest,
+    consent: SignedConsent,
+    actor: Any = None,
+    clinic: Any = None,
+    role: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> bytes:
+    """The signed PDF's bytes, after checking they still match the SHA-256 taken at signing. Audited.
+
+    Raises ``DocumentMismatch`` when the file is missing or altered: the event is audited as
+    ``consent.pdf_mismatch`` and logged (without patient data) so that someone investigates. The caller has
+    already decided who may read ``consent``; ``actor``/``clinic``/``role`` name a caller that is not the
+    session's staff member (a FHIR token), and ``changes`` adds to both audit events.
+    """
     try:
         with default_storage.open(consent.pdf_name, "rb") as handle:
-            pdf = handle.read()
+            pdf: bytes | None = handle.read()
     except (FileNotFoundError, OSError):
         pdf = None
+    who: dict[str, Any] = {"request": request, "obj": consent}
+    if actor is not None or clinic is not None or role is not None:
+        who |= {"actor": actor, "clinic": clinic, "role": role}
+    extra = changes or {}
     if pdf is None or hashlib.sha256(pdf).hexdigest() != consent.pdf_sha256:
         problem = "missing" if pdf is None else "altered"
         logger.error("Signed consent document %s is %s: its fingerprint does not match.", consent.pk, problem)
         audit_record(
             action="consent.pdf_mismatch",
-            request=request,
-            obj=consent,
-            changes={"problem": problem, "expected_sha256": consent.pdf_sha256},
+            **who,
+            changes={"problem": problem, "expected_sha256": consent.pdf_sha256, **extra},
         )
         raise DocumentMismatch(problem)
-    audit_record(action="consent.download", request=request, obj=consent, changes={"patient": consent.patient_id})
-    return consent, pdf
+    audit_record(action="consent.download", **who, changes={"patient": consent.patient_id, **extra})
+    return pdf

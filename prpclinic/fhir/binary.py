@@ -26,7 +26,6 @@ neutral file name (``photo-12.jpg``, ``consent-7.pdf``: no patient name).
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import re
 from pathlib import PurePosixPath
@@ -37,9 +36,8 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from fhir.resources.R4B.binary import Binary
 
-from prpclinic.audit.services import audit_record
 from prpclinic.consents.models import SignedConsent
-from prpclinic.consents.services import DocumentMismatch
+from prpclinic.consents.services import DocumentMismatch, consent_document_verified
 from prpclinic.fhir.auth import PATIENT_READ, SYSTEM_READ, FhirAccess, FhirAuthError, authenticate
 from prpclinic.fhir.auth import operation_outcome as outcome_with_code
 from prpclinic.fhir.bundle import fhir_response, operation_outcome
@@ -197,34 +195,16 @@ def _consent(access: FhirAccess, resource_id: str, pk: int) -> SignedConsent:
 
 
 def _verified_pdf(request: HttpRequest, access: FhirAccess, consent: SignedConsent) -> bytes:
-    """The PDF's bytes after checking them against the SHA-256 taken at signing. Audited like the staff download.
-
-    The same check and the same audit events (``consent.download``, or ``consent.pdf_mismatch`` and
-    ``DocumentMismatch``) as ``consents.services.consent_document_open``. That function cannot be called for a
-    token: it requires a staff member's clinic membership (``access.require(request, "consent.view")``) and takes
-    the clinic from the session. Until the consents app offers its check apart from that permission test (see
-    docs/fhir-binary.md, "For developers"), the check is repeated here; keep both the same.
-    """
-    try:
-        with default_storage.open(consent.pdf_name, "rb") as handle:
-            pdf: bytes | None = handle.read()
-    except (FileNotFoundError, OSError):
-        pdf = None
+    """The PDF's bytes after the consents app's own SHA-256 check, audited as the token's read."""
     actor = get_user_model().objects.filter(pk=access.user_id).first() if access.user_id is not None else None
-    who = {"request": request, "actor": actor, "clinic": access.clinic, "role": "fhir-token", "obj": consent}
-    if pdf is None or hashlib.sha256(pdf).hexdigest() != consent.pdf_sha256:
-        problem = "missing" if pdf is None else "altered"
-        logger.error("Signed consent document %s is %s: its fingerprint does not match.", consent.pk, problem)
-        audit_record(  # in a transaction of its own
-            action="consent.pdf_mismatch",
-            **who,
-            changes={"problem": problem, "expected_sha256": consent.pdf_sha256, "fhir_token": access.token_id},
-        )
-        raise DocumentMismatch(problem)
-    audit_record(
-        action="consent.download", **who, changes={"patient": consent.patient_id, "fhir_token": access.token_id}
+    return consent_document_verified(
+        request=request,
+        consent=consent,
+        actor=actor,
+        clinic=access.clinic,
+        role="fhir-token",
+        changes={"fhir_token": access.token_id},
     )
-    return pdf
 
 
 def _read_consent(request: HttpRequest, access: FhirAccess, resource_id: str, pk: int) -> HttpResponse:
