@@ -74,3 +74,20 @@ def test_fhirpy_with_an_unknown_token_is_refused(live_server: Any, personas: Per
     stranger = SyncFHIRClient(f"{live_server.url}/fhir/R4", authorization="Bearer not-a-token-of-ours")
     with pytest.raises(AuthorizationError):
         stranger.resources("Patient").fetch()
+
+
+def test_fhirpy_follows_a_prps_parent_and_pages_a_patients_products_across_sources(
+    fhir: SyncFHIRClient, personas: Personas, chain: Any
+) -> None:
+    from tests.test_fhir_clinical import make_record
+
+    product = make_record(personas, chain)["product"]
+    prp = fhir.reference("BiologicallyDerivedProduct", str(product.pk)).to_resource()
+    (parent,) = prp["parent"]
+    whole_blood = fhir.reference(reference=parent["reference"]).to_resource()
+    assert whole_blood.id == f"wb-{product.draw_id}"
+    assert whole_blood["productCode"]["coding"][0]["code"] == "whole-blood"
+    every = fhir.resources("BiologicallyDerivedProduct").search(patient=str(product.patient_id)).limit(1).fetch_all()
+    assert [p.id for p in every] == [str(product.pk), f"wb-{product.draw_id}"]
+    platelets = fhir.resources("Observation").search(code="http://loinc.org|777-3").fetch()
+    assert [o.id for o in platelets] == [f"plt-{product.draw_id}"]

@@ -1,9 +1,11 @@
 """The FHIR R4 REST endpoints: metadata, read, search and the local CodeSystem.
 
 Every endpoint but ``metadata`` authenticates the bearer token first (``prpclinic.fhir.auth``, which audits each
-use); every row is read through the type's ``queryset(clinic_id)``, so another clinic's row is simply not found
-(404). Scopes: ``system/*.read`` reads every type; ``patient/*.read`` reads the types of the patient compartment
-(those with a ``patient_path``). Errors are OperationOutcomes; nothing is cached.
+use); every row is read through its source's ``queryset(clinic_id)`` narrowed by ``FhirAccess.restrict``, so another
+clinic's row (or, for a patient-context token, another patient's) is simply not found (404). A type may have several
+sources: a read picks the source by the id's prefix (``wb-12``; a numeric id is the primary's), a search spans them
+all (``search.page``). Scopes: ``system/*.read`` reads every type; ``patient/*.read`` reads the types of the patient
+compartment (those with a ``patient_path``). Errors are OperationOutcomes; nothing is cached.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse
     if found is not None:
         definition, pk = found
         row = access.restrict(definition, definition.queryset(access.clinic.pk)).filter(pk=pk).first()
-    if row is None:
+    if found is None or row is None:
         return operation_outcome(404, f"{type_name}/{resource_id} is not known.")
     ctx = BuildContext(base_url=base_url(request), clinic=access.clinic)
     return fhir_response(definition.build(row, ctx))
