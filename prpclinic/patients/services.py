@@ -204,10 +204,17 @@ def patient_merge(*, request: HttpRequest, duplicate_id: int, survivor_id: int, 
 
 
 def _move_related_records(*, duplicate: Patient, survivor: Patient) -> dict[str, int]:
-    """Point every other model's foreign key at the survivor: one UPDATE per relation."""
+    """Point every clinical record's foreign key at the survivor: one UPDATE per relation.
+
+    Every reverse foreign key to Patient is moved (plans, screenings, consents, visits, draws, products,
+    applications, appointments, events, handouts...), so a model added later moves too. Not moved: the
+    self-reference ``merged_into``, the external identifiers (moved by the caller, which names them), and hidden
+    relations (``related_name="+"``, e.g. a FHIR token limited to the duplicate, which must stop working rather
+    than reach the survivor's record).
+    """
     moved: dict[str, int] = {}
     for relation in Patient._meta.related_objects:
-        if relation.related_model is Patient or not relation.many_to_one:
+        if relation.related_model in (Patient, ExternalIdentifier) or not relation.one_to_many:
             continue
         field = relation.field.name
         count = relation.related_model._default_manager.filter(**{field: duplicate}).update(**{field: survivor})
