@@ -327,3 +327,19 @@ def test_the_capability_statement_lists_binary_and_the_searches_of_every_source(
     observation = {p["name"] for p in resources["Observation"]["searchParam"]}
     assert {"code", "specimen", "focus", "patient", "subject", "date", "_id"} <= observation
     assert "Observation:specimen" in resources["Observation"]["searchInclude"]
+
+
+def test_a_media_content_url_is_the_binary_a_token_reads_the_photo_from(
+    personas: Personas, token: dict[str, str], settings: Any, tmp_path: Any
+) -> None:
+    from tests.test_fhir_binary import take_photo
+
+    settings.MEDIA_ROOT = tmp_path
+    photo = take_photo(personas, make_patient(personas.clinic_a))
+    status, media = get(f"Media/{photo.pk}", token)
+    assert status == 200
+    url = media["content"]["url"]
+    assert url == f"http://testserver{BASE}/Binary/photo-{photo.pk}"
+    response = Client().get(urlsplit(url).path, headers=token)
+    assert response.status_code == 200 and response["Content-Type"] == media["content"]["contentType"]
+    assert b"".join(response.streaming_content) == (tmp_path / photo.file_name).read_bytes()
