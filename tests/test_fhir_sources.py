@@ -343,3 +343,10 @@ def test_a_media_content_url_is_the_binary_a_token_reads_the_photo_from(
     response = Client().get(urlsplit(url).path, headers=token)
     assert response.status_code == 200 and response["Content-Type"] == media["content"]["contentType"]
     assert b"".join(response.streaming_content) == (tmp_path / photo.file_name).read_bytes()
+
+
+def test_the_capability_statement_documents_each_sources_codes_for_observation_code(db: Any) -> None:
+    response = Client().get(f"{BASE}/metadata")
+    resources = {r["type"]: r for r in json.loads(response.content)["rest"][0]["resource"]}
+    (code,) = [p for p in resources["Observation"]["searchParam"] if p["name"] == "code"]
+    assert "scale-" in code["documentation"] and "http://loinc.org|777-3" in code["documentation"]

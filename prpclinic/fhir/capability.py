@@ -34,11 +34,16 @@ def capability_statement(base_url: str) -> CapabilityStatement:
     resources: list[dict[str, Any]] = []
     for definition in registry.all_types():
         sources = registry.sources(definition.type_name)
-        # A parameter or _include answered by any source of the type is listed (the first source's wording).
+        # A parameter or _include answered by any source of the type is listed once, with each source's own
+        # wording (Observation's code: the scales' local codes, and LOINC 777-3 and the lab codes).
         params: dict[str, registry.SearchParam] = {}
+        wordings: dict[str, list[str]] = {}
         for source in sources:
             for name, param in source.all_search_params().items():
                 params.setdefault(name, param)
+                said = wordings.setdefault(name, [])
+                if param.description and param.description not in said:
+                    said.append(param.description)
         includes: list[str] = []
         for source in sources:
             includes += [name for name in source.includes if name not in includes]
@@ -51,7 +56,7 @@ def capability_statement(base_url: str) -> CapabilityStatement:
                 {
                     "name": name,
                     "type": param.type,
-                    **({"documentation": param.description} if param.description else {}),
+                    **({"documentation": "; ".join(wordings[name])} if wordings[name] else {}),
                 }
                 for name, param in params.items()
             ],
