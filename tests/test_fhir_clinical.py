@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from prpclinic.fhir import registry, search
 from prpclinic.fhir.registry import BuildContext
-from prpclinic.fhir.resources import clinical, clinical_codes
+from prpclinic.fhir.resources import clinical, clinical_chain, clinical_codes
 from tests.conftest import Personas, make_patient
 
 CLINICAL_TYPES = (
@@ -336,9 +336,9 @@ def test_a_product_whose_draw_names_another_patient_is_refused(personas: Persona
     with pytest.raises(clinical.AutologousRuleViolation):
         clinical.build_specimen(product.draw, CTX)
     with pytest.raises(clinical.AutologousRuleViolation):
-        clinical.build_whole_blood(product.draw, CTX)
+        clinical_chain.build_whole_blood(product.draw, CTX)
     with pytest.raises(clinical.AutologousRuleViolation):
-        clinical.build_lab_observation(clinical.LAB_VALUES[0], product.draw)
+        clinical_chain.build_lab_observation(clinical_chain.LAB_VALUES[0], product.draw)
 
 
 def test_the_scalp_procedure_has_snomed_scalp_its_zones_and_the_prp_extension(
