@@ -75,6 +75,10 @@ def test_metadata_is_public_r4_json_and_lists_every_registered_type_with_its_sea
     assert {"Patient", "Appointment", "Consent", "QuestionnaireResponse", "CarePlan", "Provenance"} <= set(listed)
     assert "Appointment:patient" in listed["Appointment"]["searchInclude"]
     assert {"_id", "patient", "subject", "date"} <= {p["name"] for p in listed["Appointment"]["searchParam"]}
+    # Bulk Data: the server-level $export and Patient/$export are advertised where a client looks for them.
+    assert body["rest"][0]["operation"][0]["definition"].endswith("/OperationDefinition/export")
+    assert listed["Patient"]["operation"][0]["definition"].endswith("/OperationDefinition/patient-export")
+    assert "patient context" in body["rest"][0]["security"]["description"]
 
 
 def test_the_local_codesystem_is_served_and_lists_the_treatments(personas: Personas, token_a: str) -> None:

@@ -11,6 +11,9 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from prpclinic.fhir import registry
 
 FHIR_VERSION = "4.0.1"
+# FHIR Bulk Data's operation definitions: system-level $export and Patient/$export (prpclinic/fhir/bulk.py).
+SYSTEM_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+PATIENT_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
 
 
 def _search_param(name: str, type_: str, description: str) -> dict[str, str]:
@@ -65,6 +68,8 @@ def capability_statement(base_url: str) -> CapabilityStatement:
             entry["searchParam"].append({"name": "subject", "type": "reference", "documentation": "Same as patient"})
         if includes:
             entry["searchInclude"] = [f"{definition.type_name}:{name}" for name in includes]
+        if definition.type_name == "Patient":
+            entry["operation"] = [{"name": "export", "definition": PATIENT_EXPORT}]
         documentation = _documentation(sources)
         if documentation:
             entry["documentation"] = documentation
@@ -111,11 +116,13 @@ def capability_statement(base_url: str) -> CapabilityStatement:
                         ],
                         "description": (
                             "Bearer tokens issued by a clinic admin (Interop > Tokens), limited to one clinic. "
-                            "Scopes: system/*.read (every resource of the clinic), patient/*.read "
-                            "(patient-compartment resources of the clinic)."
+                            "Scopes: system/*.read (every resource of the clinic, $export and Patient/$export), "
+                            "patient/*.read (patient-compartment resources of the clinic, or only the token's own "
+                            "patient when the token is limited to one: SMART patient context)."
                         ),
                     },
                     "resource": resources,
+                    "operation": [{"name": "export", "definition": SYSTEM_EXPORT}],
                 }
             ],
         }
