@@ -5,7 +5,8 @@ use); every row is read through its source's ``queryset(clinic_id)`` narrowed by
 clinic's row (or, for a patient-context token, another patient's) is simply not found (404). A type may have several
 sources: a read picks the source by the id's prefix (``wb-12``; a numeric id is the primary's), a search spans them
 all (``search.page``). Scopes: ``system/*.read`` reads every type; ``patient/*.read`` reads the types of the patient
-compartment (those with a ``patient_path``), of every patient or, for a token limited to one, of that patient only. Errors are OperationOutcomes; nothing is cached.
+compartment (those with a ``patient_path``), of every patient or, for a token limited to one, of that patient only.
+Errors are OperationOutcomes; nothing is cached.
 """
 
 from __future__ import annotations
