@@ -217,6 +217,35 @@ def write_lua_data(path: Path, *, csrf: str, sessions: list[str], queries: list[
     )
 
 
+def count_queries(*, session: str, csrf: str, query: str, patient_ids: list[int]) -> dict[str, float]:
+    """SQL statements per request of search and chart, through the whole middleware stack, in-process.
+
+    A figure no other program on the machine can disturb, unlike req/s and CPU time: it shows
+    whether a change cut work or only moved it. The chart's is the mean over ``patient_ids``
+    (a patient with plans reads their changes too). Opening a chart here writes its audit event,
+    as the server does.
+    """
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.cookies["sessionid"] = session
+    client.cookies["csrftoken"] = csrf
+    search_headers = {"HTTP_X_CSRFTOKEN": csrf, "HTTP_HX_REQUEST": "true"}
+    client.post("/patients/search/", {"q": query}, **search_headers)  # warm: first-request work is not counted
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.post("/patients/search/", {"q": query}, **search_headers).status_code == 200
+    search = len(ctx.captured_queries)
+    client.get(f"/patients/{patient_ids[0]}/")
+    chart = []
+    for patient_id in patient_ids:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/patients/{patient_id}/").status_code == 200
+        chart.append(len(ctx.captured_queries))
+    return {"search": float(search), "chart": round(sum(chart) / len(chart), 1)}
+
+
 # --- Serving and measuring -------------------------------------------------------------------
 
 
@@ -509,6 +538,7 @@ class Workload:
     data_path: Path
     query_stats: dict[str, float]
     pg_version: str
+    queries_per_request: dict[str, float]  # SQL statements of one search and one chart opening
 
 
 def prepare(patients: int) -> Workload:
@@ -537,6 +567,8 @@ def prepare(patients: int) -> Workload:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = str(cursor.fetchone()[0]).split()[0]
+    sample = random.Random(11).sample(range(first, last + 1), 20)
+    per_request = count_queries(session=sessions[0], csrf=csrf, query="mül", patient_ids=sample)
     workload = Workload(
         meta=meta,
         env=dict(os.environ),
@@ -546,6 +578,7 @@ def prepare(patients: int) -> Workload:
         data_path=RESULTS / "wrk-data.lua",
         query_stats=describe_queries(clinic_id, queries),
         pg_version=pg_version,
+        queries_per_request=per_request,
     )
     connection.close()
     write_lua_data(workload.data_path, csrf=csrf, sessions=sessions, queries=queries, first=first, last=last)
@@ -593,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         f"PostgreSQL {workload.pg_version}; {args.seconds:.0f} s per measurement.\n"
         f"Search queries: {stats['empty_share']:.0%} find nothing, {stats['full_page_share']:.0%} fill "
         f"the 25-row page, {stats['mean_rows']} rows on average.\n"
+        f"SQL statements per request (in-process, session to response): search "
+        f"{workload.queries_per_request['search']:.0f}, chart {workload.queries_per_request['chart']:.1f}.\n"
     )
     specs = server_specs(args.gunicorn_workers, args.granian_workers, args.granian_threads)
     outcome: dict[str, tuple[list[Result], bool]] = {}
@@ -625,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         "patients": args.patients,
         "seconds": args.seconds,
         "queries": stats,
+        "sql_per_request": workload.queries_per_request,
         "servers": servers,
         "chosen": chosen,
     }
