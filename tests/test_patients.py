@@ -236,3 +236,22 @@ def test_on_postgres_name_search_is_served_by_the_trigram_index(personas: Person
     fragment = rows[1234].search_text[2:6]
     plan = Patient.objects.filter(clinic=personas.clinic_a, is_active=True, search_text__contains=fragment).explain()
     assert "patient_search_trgm" in plan
+
+
+def test_search_rows_link_each_chart_or_offer_it_for_a_merge_with_its_birth_date(
+    personas: Personas, signed_in: Any
+) -> None:
+    kept = make_patient(personas.clinic_a, family_name="Horváth", given_name="Eva", date_of_birth=dt.date(1979, 2, 3))
+    gone = make_patient(personas.clinic_a, family_name="Horvath", given_name="Eva", is_active=False)
+    client = signed_in("physician")
+    found = client.post("/patients/search/", {"q": "horv", "inactive": "1"}, HTTP_HX_REQUEST="true")
+    page = found.content.decode()
+    assert f'<a href="/patients/{kept.pk}/">Horváth, Eva</a>' in page and "<td>1979-02-03</td>" in page
+    assert f'<a href="/patients/{gone.pk}/">Horvath, Eva</a>' in page and "<td>inactive</td>" in page
+    assert "data-merge-pick" not in page and "<html" not in page  # the fragment only
+    merge = client.post(
+        "/patients/search/", {"q": "horv", "mode": "merge", "exclude": str(gone.pk)}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert f'data-merge-pick="{kept.pk}"' in merge
+    assert f'data-merge-label="Horváth, Eva ({kept.mrn}, born 1979-02-03)"' in merge
+    assert "<a href=" not in merge and f'data-merge-pick="{gone.pk}"' not in merge
