@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+import zoneinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ def visit(personas: Personas) -> Visit:
     )
 
 
-def local_input(when: dt.datetime) -> str:
-    return timezone.localtime(when).strftime("%Y-%m-%dT%H:%M")
+def local_input(when: dt.datetime, zone: str = "Europe/Vienna") -> str:
+    # What the form's datetime-local field holds: the clinic's wall-clock time (clinic A is in Vienna), not the
+    # server's UTC. Written in UTC, an onset typed between midnight and 01:00 in Vienna fell before the visit's day.
+    return when.astimezone(zoneinfo.ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
 
 
 def event_data(**changes: Any) -> dict[str, Any]:
