@@ -156,9 +156,11 @@ def test_a_claim_is_taken_once_and_a_task_run_twice_sends_once(personas: Persona
     appointment = book(personas, patient, soon(10))
     now = timezone.now()
     first = dispatch.claim(clinic_id=personas.clinic_a.pk, kind=ReminderKind.APPOINTMENT, channel=Channel.EMAIL,
-                           patient=patient, due_at=now, now=now, appointment_id=appointment.pk)  # fmt: skip
+                           patient=patient, due_at=now, now=now, appointment_id=appointment.pk,
+                         subject_at=appointment.starts_at)  # fmt: skip
     second = dispatch.claim(clinic_id=personas.clinic_a.pk, kind=ReminderKind.APPOINTMENT, channel=Channel.EMAIL,
-                            patient=patient, due_at=now, now=now, appointment_id=appointment.pk)  # fmt: skip
+                            patient=patient, due_at=now, now=now, appointment_id=appointment.pk,
+                         subject_at=appointment.starts_at)  # fmt: skip
     assert first is not None and second is None
     dispatch.deliver(log_id=first.pk)
     dispatch.deliver(log_id=first.pk)
@@ -170,7 +172,8 @@ def test_a_message_whose_reason_went_away_after_the_claim_is_not_sent(personas: 
     appointment = book(personas, patient, soon(10))
     now = timezone.now()
     log = dispatch.claim(clinic_id=personas.clinic_a.pk, kind=ReminderKind.APPOINTMENT, channel=Channel.EMAIL,
-                         patient=patient, due_at=now, now=now, appointment_id=appointment.pk)  # fmt: skip
+                         patient=patient, due_at=now, now=now, appointment_id=appointment.pk,
+                         subject_at=appointment.starts_at)  # fmt: skip
     assert log is not None
     appointment.status = AppointmentStatus.CANCELLED
     appointment.save()
@@ -217,7 +220,8 @@ def test_a_queued_row_whose_task_was_lost_is_enqueued_again_later(personas: Pers
     appointment = book(personas, patient, soon(10))
     claimed_at = timezone.now() - dt.timedelta(hours=1)
     log = dispatch.claim(clinic_id=personas.clinic_a.pk, kind=ReminderKind.APPOINTMENT, channel=Channel.EMAIL,
-                         patient=patient, due_at=claimed_at, now=claimed_at, appointment_id=appointment.pk)  # fmt: skip
+                         patient=patient, due_at=claimed_at, now=claimed_at, appointment_id=appointment.pk,
+                         subject_at=appointment.starts_at)  # fmt: skip
     assert log is not None and mail.outbox == []
     result = dispatch.enqueue_due()
     assert (result.total, result.requeued) == (0, 1)
@@ -313,3 +317,60 @@ def test_two_runs_at_the_same_moment_send_each_reminder_once(personas: Personas,
     assert errors == []
     assert len(mail.outbox) == 5 and len(sms.outbox) == 5
     assert ReminderLog.objects.filter(status=ReminderStatus.SENT).count() == 10
+
+
+def test_an_appointment_moved_after_its_reminder_gets_a_new_one_at_once_saying_it_moved(
+    personas: Personas, patient: Any
+) -> None:
+    appointment = book(personas, patient, soon(20))
+    assert dispatch.enqueue_due().claimed == {"appointment/email": 1}
+    # Moved to next week: waiting until the day before would leave the patient with the old time all week.
+    appointment.starts_at, appointment.ends_at = soon(24 * 7), soon(24 * 7 + 1)
+    appointment.save()
+    assert dispatch.enqueue_due().claimed == {"appointment/email": 1}
+    first, second = mail.outbox
+    when = appointment.starts_at.astimezone(VIENNA)
+    assert "has moved to" in second.subject and f"{when:%H:%M}" in second.subject
+    assert "has moved. The new time is" in second.body and "has moved" not in first.body
+    [event] = parse(second.attachments[0][1])
+    assert utc(event["DTSTART"]) == appointment.starts_at  # same UID: the calendar entry moves, not doubles
+    assert event["UID"] == f"appointment-{appointment.pk}@127.0.0.1"
+    # Once per time: the next runs send nothing more, and the day before the new time neither.
+    assert dispatch.enqueue_due().total == 0
+    assert dispatch.enqueue_due(now=appointment.starts_at - dt.timedelta(hours=20)).total == 0
+    assert list(ReminderLog.objects.order_by("pk").values_list("subject_at", flat=True)) == [
+        soon(20),
+        appointment.starts_at,
+    ]
+
+
+def test_an_appointment_moved_before_its_reminder_went_out_is_reminded_once_at_the_new_time(
+    personas: Personas, patient: Any
+) -> None:
+    appointment = book(personas, patient, soon(20))
+    now = timezone.now()
+    log = dispatch.claim(clinic_id=personas.clinic_a.pk, kind=ReminderKind.APPOINTMENT, channel=Channel.EMAIL,
+                         patient=patient, due_at=now, now=now, appointment_id=appointment.pk,
+                         subject_at=appointment.starts_at)  # fmt: skip
+    assert log is not None
+    appointment.starts_at, appointment.ends_at = soon(22), soon(23)
+    appointment.save()
+    dispatch.deliver(log_id=log.pk)  # the claimed message would announce the old time: not sent
+    log.refresh_from_db()
+    assert (log.status, log.detail) == (ReminderStatus.SKIPPED, "appointment_moved")
+    assert mail.outbox == []
+    assert dispatch.enqueue_due().claimed == {"appointment/email": 1}
+    [message] = mail.outbox
+    assert "has moved" not in message.body  # the patient never heard the old time
+    assert f"{appointment.starts_at.astimezone(VIENNA):%H:%M}" in message.subject
+
+
+def test_an_sms_for_a_moved_appointment_says_so(personas: Personas, patient: Any) -> None:
+    ReminderSettings.objects.update_or_create(clinic=personas.clinic_a, defaults={"by_email": False, "by_sms": True})
+    appointment = book(personas, patient, soon(20))
+    dispatch.enqueue_due()
+    appointment.starts_at, appointment.ends_at = soon(50), soon(51)
+    appointment.save()
+    dispatch.enqueue_due()
+    first, second = sms.outbox
+    assert "reminder of your appointment" in first.text and "has moved to" in second.text

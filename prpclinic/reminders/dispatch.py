@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -90,14 +90,17 @@ def _channels(conf: ReminderSettings) -> list[str]:
 def claim(
     *, clinic_id: int, kind: str, channel: str, patient: Any, due_at: dt.datetime, now: dt.datetime,
     appointment_id: int | None = None, visit_id: int | None = None, plan_session_id: int | None = None,
+    subject_at: dt.datetime | None = None,
 ) -> ReminderLog | None:  # fmt: skip
-    """Insert the message's log row; None when another run already claimed it (the constraint said so)."""
+    """Insert the message's log row; None when another run already claimed it (the constraint said so).
+    ``subject_at``: the appointment's start time the reminder announces."""
     try:
         with transaction.atomic():
             return ReminderLog.objects.create(
                 clinic_id=clinic_id, kind=kind, channel=channel, patient=patient,
                 appointment_id=appointment_id, visit_id=visit_id, plan_session_id=plan_session_id,
                 to_masked=_masked(_address(patient, channel), channel), due_at=due_at, claimed_at=now,
+                subject_at=subject_at,
             )  # fmt: skip
     except IntegrityError:
         return None
@@ -108,18 +111,34 @@ def _not_claimed(kind: str, channel: str, subject: str) -> Exists:
     return Exists(logs.filter(**{subject: OuterRef("pk")}))
 
 
+def _appointment_reminders(channel: str) -> QuerySet[ReminderLog]:
+    return ReminderLog.objects.filter(
+        clinic_id=OuterRef("clinic_id"), kind=ReminderKind.APPOINTMENT, channel=channel, appointment_id=OuterRef("pk")
+    )
+
+
 def _due_appointments(clinic: Clinic, conf: ReminderSettings, channel: str, now: dt.datetime) -> list[tuple[Any, Any]]:
+    """Booked appointments whose reminder for their *current* start time is due and not claimed.
+
+    Due: within the clinic's lead time, or at once when a reminder already went out for another time (the
+    appointment was moved after the patient was told): the patient must not keep the old time until the day
+    before the new one.
+    """
     lead = dt.timedelta(hours=conf.hours_before)
+    told_another_time = Exists(
+        _appointment_reminders(channel)
+        .filter(status__in=(ReminderStatus.SENT, ReminderStatus.SENDING))
+        .exclude(subject_at=OuterRef("starts_at"))
+    )
     found = (
-        Appointment.objects.filter(
-            clinic_id=clinic.pk, status=AppointmentStatus.BOOKED, starts_at__gt=now, starts_at__lte=now + lead
-        )
+        Appointment.objects.filter(clinic_id=clinic.pk, status=AppointmentStatus.BOOKED, starts_at__gt=now)
+        .filter(Q(starts_at__lte=now + lead) | told_another_time)
         .filter(_has_address(channel), patient__is_active=True)
-        .exclude(_not_claimed(ReminderKind.APPOINTMENT, channel, "appointment_id"))
+        .exclude(Exists(_appointment_reminders(channel).filter(subject_at=OuterRef("starts_at"))))
         .select_related("patient")
         .order_by("starts_at", "id")[:BATCH]
     )
-    return [(appt, appt.starts_at - lead) for appt in found]
+    return [(appt, min(now, appt.starts_at - lead)) for appt in found]
 
 
 def _due_aftercare(clinic: Clinic, conf: ReminderSettings, channel: str, now: dt.datetime) -> list[tuple[Any, Any]]:
@@ -186,7 +205,8 @@ def enqueue_due(*, now: dt.datetime | None = None) -> RunResult:
             if conf.appointment_reminders:
                 for appt, due_at in _due_appointments(clinic, conf, channel, now):
                     log = claim(clinic_id=clinic.pk, kind=ReminderKind.APPOINTMENT, channel=channel,
-                                patient=appt.patient, due_at=due_at, now=now, appointment_id=appt.pk)  # fmt: skip
+                                patient=appt.patient, due_at=due_at, now=now, appointment_id=appt.pk,
+                                subject_at=appt.starts_at)  # fmt: skip
                     claimed += [log] if log else []
             if conf.aftercare_messages:
                 for visit, due_at in _due_aftercare(clinic, conf, channel, now):
@@ -254,6 +274,9 @@ def _skip_reason(log: ReminderLog, now: dt.datetime) -> str:
             return f"appointment_{appt.status}"
         if appt.starts_at <= now:
             return "appointment_started"
+        if log.subject_at is not None and log.subject_at != appt.starts_at:
+            # Moved between the claim and the sending: the next run claims a reminder for the new time.
+            return "appointment_moved"
     if log.kind == ReminderKind.NEXT_SESSION:
         session = log.plan_session
         held = Appointment.objects.filter(
@@ -273,15 +296,24 @@ def _compose(log: ReminderLog, conf: ReminderSettings, now: dt.datetime) -> tupl
         appt = log.appointment
         token = new_link(appointment=appt, conf=conf, now=now, reminder=log)
         link = absolute(reverse("reminders_link", args=[token]))
+        moved = (
+            ReminderLog.objects.filter(
+                clinic_id=log.clinic_id, kind=log.kind, channel=log.channel, appointment_id=appt.pk,
+                status__in=(ReminderStatus.SENT, ReminderStatus.SENDING),
+            )
+            .exclude(pk=log.pk)
+            .exclude(subject_at=appt.starts_at)
+            .exists()
+        )  # fmt: skip
         if log.channel == Channel.SMS:
             return None, messages.appointment_sms(
-                clinic_name=clinic.name, zone_name=clinic.timezone, starts_at=appt.starts_at, link=link
+                clinic_name=clinic.name, zone_name=clinic.timezone, starts_at=appt.starts_at, link=link, moved=moved
             )
         expires_at = min(appt.starts_at, now + dt.timedelta(hours=conf.link_valid_hours))
         return messages.appointment_email(
             clinic_name=clinic.name, zone_name=clinic.timezone, starts_at=appt.starts_at, ends_at=appt.ends_at,
             link=link, link_expires_at=expires_at, uid=appointment_uid(appt.pk), now=now,
-            sequence=int(appt.updated_at.timestamp()) % 2**31,
+            sequence=int(appt.updated_at.timestamp()) % 2**31, moved=moved,
         ), ""  # fmt: skip
     phone = contact_of(clinic.pk).phone
     if log.kind == ReminderKind.NEXT_SESSION:

@@ -53,14 +53,20 @@ def mask_phone(number: str) -> str:
 
 def appointment_email(
     *, clinic_name: str, zone_name: str, starts_at: dt.datetime, ends_at: dt.datetime, link: str,
-    link_expires_at: dt.datetime, uid: str, now: dt.datetime, sequence: int = 0,
+    link_expires_at: dt.datetime, uid: str, now: dt.datetime, sequence: int = 0, moved: bool = False,
 ) -> Email:  # fmt: skip
+    """The reminder e-mail; ``moved`` when the patient was already told another time for this appointment."""
     when = local_text(starts_at, zone_name)
+    opening = (
+        f"your appointment at {clinic_name} has moved. The new time is {when}; the earlier time no longer holds."
+        if moved
+        else f"this is a reminder of your appointment at {clinic_name} on {when}."
+    )
     body = "\n".join(
         [
             "Hello,",
             "",
-            f"this is a reminder of your appointment at {clinic_name} on {when}.",
+            opening,
             "",
             "Please let us know whether you will come:",
             link,
@@ -81,15 +87,22 @@ def appointment_email(
         location=clinic_name,
         sequence=sequence,
     )
+    short = short_local_text(starts_at, zone_name)
     return Email(
-        subject=f"Your appointment at {clinic_name} on {short_local_text(starts_at, zone_name)}",
+        subject=(
+            f"Your appointment at {clinic_name} has moved to {short}"
+            if moved
+            else f"Your appointment at {clinic_name} on {short}"
+        ),
         body=body + "\n",
         ics=ics.calendar([event], now=now),
     )
 
 
-def appointment_sms(*, clinic_name: str, zone_name: str, starts_at: dt.datetime, link: str) -> str:
+def appointment_sms(*, clinic_name: str, zone_name: str, starts_at: dt.datetime, link: str, moved: bool = False) -> str:
     when = short_local_text(starts_at, zone_name)
+    if moved:
+        return f"{clinic_name}: your appointment has moved to {when}. Confirm or cancel: {link}"
     return f"{clinic_name}: reminder of your appointment on {when}. Confirm or cancel: {link}"
 
 

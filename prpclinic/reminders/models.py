@@ -101,6 +101,9 @@ class ReminderLog(models.Model):
     status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.QUEUED)
     detail = models.CharField(max_length=120, blank=True)
     due_at = models.DateTimeField()
+    # For an appointment reminder: the start time it announced. A moved appointment is a new subject (the patient
+    # must hear the new time), so "once" is per appointment *and* time; an older row for another time is history.
+    subject_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -108,9 +111,9 @@ class ReminderLog(models.Model):
         ordering = ["-claimed_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["clinic", "appointment", "kind", "channel"],
+                fields=["clinic", "appointment", "kind", "channel", "subject_at"],
                 condition=Q(appointment__isnull=False),
-                name="reminder_once_per_appointment",
+                name="reminder_once_per_appointment_time",
             ),
             models.UniqueConstraint(
                 fields=["clinic", "visit", "kind", "channel"],
@@ -121,6 +124,11 @@ class ReminderLog(models.Model):
                 fields=["clinic", "plan_session", "kind", "channel"],
                 condition=Q(plan_session__isnull=False),
                 name="reminder_once_per_session",
+            ),
+            # An appointment reminder names the time it announces (NULL would escape the uniqueness above).
+            models.CheckConstraint(
+                condition=Q(appointment__isnull=True) | Q(subject_at__isnull=False),
+                name="reminder_appointment_has_time",
             ),
             # Exactly one subject: an appointment, a visit (aftercare) or a planned session.
             models.CheckConstraint(
