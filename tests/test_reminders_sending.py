@@ -374,3 +374,41 @@ def test_an_sms_for_a_moved_appointment_says_so(personas: Personas, patient: Any
     dispatch.enqueue_due()
     first, second = sms.outbox
     assert "reminder of your appointment" in first.text and "has moved to" in second.text
+
+
+def test_a_patient_who_asked_for_no_messages_gets_none_and_front_desk_sets_it_on_the_record(
+    personas: Personas, patient: Any, signed_in: Any
+) -> None:
+    appointment = book(personas, patient, soon(10))
+    now = timezone.now()
+    claimed = dispatch.claim(clinic_id=personas.clinic_a.pk, kind=ReminderKind.APPOINTMENT, channel=Channel.EMAIL,
+                             patient=patient, due_at=now, now=now, appointment_id=appointment.pk,
+                             subject_at=appointment.starts_at)  # fmt: skip
+    assert claimed is not None
+    form = signed_in("front_desk").get(f"/patients/{patient.pk}/edit/").content.decode()
+    assert "No reminders or messages" in form
+    data = {
+        "mrn": patient.mrn, "given_name": patient.given_name, "family_name": patient.family_name,
+        "date_of_birth": patient.date_of_birth.isoformat(), "sex": patient.sex, "phone": patient.phone,
+        "email": patient.email, "address": patient.address, "no_reminders": "on",
+    }  # fmt: skip
+    assert signed_in("front_desk").post(f"/patients/{patient.pk}/edit/", data).status_code == 302
+    patient.refresh_from_db()
+    assert patient.no_reminders
+    assert (
+        "No reminders or messages (the patient's choice)"
+        in signed_in("nurse").get(f"/patients/{patient.pk}/").content.decode()
+    )
+
+    dispatch.deliver(log_id=claimed.pk)  # claimed before the patient said no: not sent
+    claimed.refresh_from_db()
+    assert (claimed.status, claimed.detail) == (ReminderStatus.SKIPPED, "patient_opted_out")
+    book(personas, patient, soon(12))
+    _completed_visit(personas, patient, timezone.now() - dt.timedelta(hours=30))
+    _plan_with_session_due(personas, patient, timezone.localdate() + dt.timedelta(days=3))
+    assert dispatch.enqueue_due().total == 0
+    assert mail.outbox == [] and sms.outbox == []
+    # The same record with messages allowed again: the reminder, the aftercare and the next-session message go.
+    patient.no_reminders = False
+    patient.save()
+    assert set(dispatch.enqueue_due().claimed) == {"appointment/email", "aftercare/email", "next_session/email"}

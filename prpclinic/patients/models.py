@@ -65,6 +65,14 @@ class Patient(models.Model):
     phone = models.CharField(max_length=32, blank=True)
     email = models.EmailField(blank=True)
     address = models.TextField(max_length=300, blank=True)
+    # The patient's choice, kept with their contact details: no reminder, aftercare or next-session message by
+    # e-mail or SMS. db_default so rows written without it (bulk loads, the benchmark's COPY) mean "messages on".
+    no_reminders = models.BooleanField(
+        "No reminders or messages",
+        default=False,
+        db_default=False,
+        help_text="The patient asked not to get appointment reminders, aftercare or next-session messages.",
+    )
     fitzpatrick_skin_type = models.CharField(
         "Fitzpatrick skin type",
         max_length=3,

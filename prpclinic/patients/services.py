@@ -23,6 +23,7 @@ DEMOGRAPHIC_FIELDS = (
     "phone",
     "email",
     "address",
+    "no_reminders",
 )
 EDITABLE_FIELDS = DEMOGRAPHIC_FIELDS + Patient.CLINICAL_FIELDS
 

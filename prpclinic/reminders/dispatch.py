@@ -79,8 +79,11 @@ def _masked(address: str, channel: str) -> str:
     return messages.mask_email(address) if channel == Channel.EMAIL else messages.mask_phone(address)
 
 
-def _has_address(channel: str) -> Q:
-    return ~Q(patient__email="") if channel == Channel.EMAIL else ~Q(patient__phone="")
+def _reachable(channel: str, patient: str = "patient") -> Q:
+    """Rows whose patient (at the path ``patient``) has an address on ``channel`` and has not asked to be left
+    alone."""
+    field = "email" if channel == Channel.EMAIL else "phone"
+    return ~Q(**{f"{patient}__{field}": ""}) & Q(**{f"{patient}__no_reminders": False})
 
 
 def _channels(conf: ReminderSettings) -> list[str]:
@@ -133,7 +136,7 @@ def _due_appointments(clinic: Clinic, conf: ReminderSettings, channel: str, now:
     found = (
         Appointment.objects.filter(clinic_id=clinic.pk, status=AppointmentStatus.BOOKED, starts_at__gt=now)
         .filter(Q(starts_at__lte=now + lead) | told_another_time)
-        .filter(_has_address(channel), patient__is_active=True)
+        .filter(_reachable(channel), patient__is_active=True)
         .exclude(Exists(_appointment_reminders(channel).filter(subject_at=OuterRef("starts_at"))))
         .select_related("patient")
         .order_by("starts_at", "id")[:BATCH]
@@ -152,7 +155,7 @@ def _due_aftercare(clinic: Clinic, conf: ReminderSettings, channel: str, now: dt
             completed_at__lte=now - wait,
             completed_at__gt=now - wait - LOOKBACK,
         )
-        .filter(_has_address(channel), patient__is_active=True)
+        .filter(_reachable(channel), patient__is_active=True)
         .exclude(_not_claimed(ReminderKind.AFTERCARE, channel, "visit_id"))
         .select_related("patient")
         .order_by("completed_at", "id")[:BATCH]
@@ -177,7 +180,7 @@ def _due_sessions(clinic: Clinic, conf: ReminderSettings, channel: str, now: dt.
             plan__status=PlanStatus.ACTIVE,
         )
         .filter(**{"plan__patient__is_active": True})
-        .filter(~Q(plan__patient__email="") if channel == Channel.EMAIL else ~Q(plan__patient__phone=""))
+        .filter(_reachable(channel, "plan__patient"))
         .exclude(Exists(booked))
         .exclude(_not_claimed(ReminderKind.NEXT_SESSION, channel, "plan_session_id"))
         .select_related("plan__patient")
@@ -268,6 +271,8 @@ def _skip_reason(log: ReminderLog, now: dt.datetime) -> str:
         return "no_address"
     if not log.patient.is_active:
         return "patient_inactive"
+    if log.patient.no_reminders:
+        return "patient_opted_out"
     if log.kind == ReminderKind.APPOINTMENT:
         appt = log.appointment
         if appt.status != AppointmentStatus.BOOKED:
