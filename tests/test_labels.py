@@ -162,7 +162,9 @@ def test_the_syringe_label_shows_preparation_expiry_to_the_minute_in_the_clinic_
     syringe = page_texts(labels.product_labels_pdf(prepared, layout="50x25"), tmp_path)[-1]
     assert prepared.expires_at is not None and prepared.prepared_at is not None
     assert f"EXPIRES {vienna(prepared.expires_at)}" in syringe
-    assert f"Prepared {vienna(prepared.prepared_at)[11:]}" in syringe  # same day as the draw: time only
+    collected, made = vienna(prepared.draw.drawn_at), vienna(prepared.prepared_at)
+    # Same local day as the draw: the time only (the date is on the line already); past midnight: the full date.
+    assert f"Prepared {made[11:] if made[:10] == collected[:10] else made}" in syringe
     assert "Platelet-rich plasma 3.0 mL" in syringe
     assert prepared.barcode in syringe
 
