@@ -219,6 +219,58 @@ def test_in_production_a_background_thread_seals_after_commit(personas: Personas
     assert all(r.ok for r in audit_verify_all())
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_sealer_gathers_a_burst_of_events_into_one_batch(personas: Personas, settings: Any) -> None:
+    """Events written within the delay wait together and are sealed in one transaction, in order."""
+    import time
+
+    settings.AUDIT_SEAL_INLINE = False
+    settings.AUDIT_SEAL_DELAY_SECONDS = 1.5
+    started = time.monotonic()
+    events = [
+        audit_record(action="patient.view", clinic=personas.clinic_a, object_type="x", object_id=i) for i in range(5)
+    ]
+    if time.monotonic() - started < 1.0:  # on a stalled machine the first may already be sealed
+        assert not AuditSeal.objects.filter(event__in=events).exists(), "sealed before the delay was over"
+    deadline = time.monotonic() + 15
+    while AuditSeal.objects.filter(event__in=events).count() < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seals = list(AuditSeal.objects.filter(event__in=events).order_by("seq"))
+    assert [s.event_id for s in seals] == [e.pk for e in events] and [s.seq for s in seals] == [1, 2, 3, 4, 5]
+    assert all(r.ok for r in audit_verify_all())
+
+
+def test_the_database_marks_every_inserted_event_pending_whoever_writes_it(personas: Personas) -> None:
+    """An event inserted outside the app (here with raw SQL) is still sealed and verified, not lost."""
+    from prpclinic.audit.models import AuditPending, chain_key_for
+
+    key = chain_key_for(personas.clinic_a.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (clinic_id, chain_key, actor_label, role, action, object_type, object_id,"
+            " changes, created_at) VALUES (%s, %s, '', '', 'patient.view', 'x', '1', '{}', CURRENT_TIMESTAMP)",
+            [personas.clinic_a.pk, key],
+        )
+    event = AuditEvent.objects.get(chain_key=key)
+    assert AuditPending.objects.filter(event=event, chain_key=key).exists()
+    assert audit_seal_all() == 1 and AuditSeal.objects.get(event=event).seq == 1
+    assert not AuditPending.objects.exists() and all(r.ok for r in audit_verify_all())
+
+
+def test_a_chart_opening_writes_its_audit_event_in_one_statement(personas: Personas, signed_in: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    patient = make_patient(personas.clinic_a)
+    client = signed_in("nurse")
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(f"/patients/{patient.pk}/").status_code == 200
+    audit = [q["sql"] for q in ctx.captured_queries if "audit_" in q["sql"]]
+    assert len(audit) == 2 and audit[0].startswith('INSERT INTO "audit_auditevent"'), audit  # the event...
+    assert 'FROM "audit_auditevent"' in audit[1]  # ...and the chart's own record history
+    assert not [q for q in ctx.captured_queries if "SAVEPOINT" in q["sql"]]
+    assert AuditEvent.objects.filter(action="patient.view", object_id=str(patient.pk)).count() == 1
+
+
 def test_behind_the_proxy_the_audit_records_the_clients_address(personas: Personas, signed_in: Any) -> None:
     patient = make_patient(personas.clinic_a)
     signed_in("nurse").get(f"/patients/{patient.pk}/", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP="192.0.2.44")

@@ -2,8 +2,10 @@
 
 A request that writes an audit event only inserts it (and its pending marker); after its
 transaction commits it asks this per-process sealer to seal that clinic's chain. A daemon
-thread does the sealing in its own short transactions, batching whatever has piled up, so
-no request waits for the chain's lock. Events still pending when a process dies are sealed
+thread does the sealing in its own short transactions, so no request waits for the chain's
+lock. After a wake-up it waits ``AUDIT_SEAL_DELAY_SECONDS`` first, so that the events of a
+busy moment are sealed in one batch: the sealing statements are paid once per batch, not once
+per chart opening. Events still pending when a process dies are sealed
 by the next seal of their chain, or by ``prpclinic verify_audit``; nothing is lost, since
 the event itself was committed with the clinical write.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -51,6 +54,7 @@ class Sealer:
 
         while True:
             self._wake.wait()
+            time.sleep(settings.AUDIT_SEAL_DELAY_SECONDS)  # let a burst gather into one batch
             self._wake.clear()
             with self._lock:
                 keys, self._keys = self._keys, set()

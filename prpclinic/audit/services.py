@@ -55,8 +55,8 @@ def audit_record(
 ) -> AuditEvent:
     """Append one audit event; who, clinic and role default to those of ``request``.
 
-    Side effects: inserts the event and its pending marker in the caller's transaction, and
-    seals the chain once that transaction commits.
+    Side effects: inserts the event in the caller's transaction (the database adds its
+    pending marker: migration audit 0003), and seals the chain once that transaction commits.
     """
     if request is not None:
         user = getattr(request, "user", None)
@@ -72,22 +72,21 @@ def audit_record(
         object_id = object_id or obj.pk
     clinic_id = clinic.pk if clinic is not None else None
     key = chain_key_for(clinic_id)
-    # One transaction for the event and its marker: a read (a chart view) then costs one commit.
-    with transaction.atomic():
-        event = AuditEvent.objects.create(
-            clinic_id=clinic_id,
-            chain_key=key,
-            actor=actor,
-            actor_label=getattr(actor, "email", "") or "",
-            role=role or "",
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id) if object_id != "" else "",
-            changes=_jsonable(changes or {}),
-            source_ip=client_ip(request),
-        )
-        AuditPending.objects.create(event=event, chain_key=key)
-        transaction.on_commit(lambda: sealer.request(key), robust=True)
+    # One INSERT, atomic by itself: a read (a chart opening) costs one statement and one commit.
+    event = AuditEvent.objects.create(
+        clinic_id=clinic_id,
+        chain_key=key,
+        actor=actor,
+        actor_label=getattr(actor, "email", "") or "",
+        role=role or "",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id) if object_id != "" else "",
+        changes=_jsonable(changes or {}),
+        source_ip=client_ip(request),
+    )
+    # Outside a transaction this runs at once; inside one, after its commit (never on rollback).
+    transaction.on_commit(lambda: sealer.request(key), robust=True)
     return event
 
 
