@@ -139,7 +139,7 @@ def make_sessions(clinic_id: int) -> list[str]:
             session.update(
                 {
                     SESSION_KEY: str(user.pk),
-                    BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    BACKEND_SESSION_KEY: "prpclinic.clinics.backends.ClinicModelBackend",
                     HASH_SESSION_KEY: user.get_session_auth_hash(),
                     "login_at": now,
                     "last_seen": now,

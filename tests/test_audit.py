@@ -219,6 +219,7 @@ def test_in_production_a_background_thread_seals_after_commit(personas: Personas
     assert all(r.ok for r in audit_verify_all())
 
 
+@pytest.mark.postgres  # a second thread writes: see the test above
 @pytest.mark.django_db(transaction=True)
 def test_the_sealer_gathers_a_burst_of_events_into_one_batch(personas: Personas, settings: Any) -> None:
     """Events written within the delay wait together and are sealed in one transaction, in order."""

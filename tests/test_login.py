@@ -224,3 +224,27 @@ def test_argon2_hashes_and_checks_a_password(db: Any, settings: Any) -> None:
     user.set_password("plasma centrifuge at dawn 2026")
     assert user.password.startswith("argon2$")
     assert user.check_password("plasma centrifuge at dawn 2026")
+
+
+def test_each_signed_in_page_reads_the_user_with_their_clinics_in_one_statement(
+    personas: Personas, signed_in: Any
+) -> None:
+    """Session, then user and memberships together: the floor every signed-in page pays."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in("nurse")
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/patients/").content.decode()
+    people = [q["sql"] for q in ctx.captured_queries if '"clinics_user"' in q["sql"]]
+    assert len(people) == 1 and 'FROM "clinics_membership"' in people[0], people
+    assert personas.clinic_a.name in page  # the active clinic shows, from that one statement
+
+
+def test_a_user_whose_last_clinic_ended_still_signs_in_and_sees_no_clinic(personas: Personas) -> None:
+    """No active membership: the user is read on their own, signs in, and reaches no clinic's data."""
+    Membership.objects.filter(user=personas.nurse).update(is_active=False)
+    client = Client()
+    response = client.post("/account/login/", {"username": personas.nurse.email, "password": PASSWORD}, follow=True)
+    assert response.wsgi_request.user.is_authenticated
+    assert client.get("/patients/").status_code in (302, 403)

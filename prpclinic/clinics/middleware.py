@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
+from prpclinic.clinics.backends import active_membership_rows
 from prpclinic.clinics.models import Membership
 
 # Written to the session at most this often, so an idle check does not cost a write per request.
@@ -88,7 +89,8 @@ class ActiveClinicMiddleware:
                     name = "two_factor_verify" if gate == "verify" else "two_factor_setup"
                     return _redirect(request, reverse(name))
             else:
-                membership, others = active_memberships(user.pk, request.session.get("clinic_id"))
+                rows = getattr(user, "_active_memberships", None)  # read with the user (clinics/backends.py)
+                membership, others = active_memberships(user.pk, request.session.get("clinic_id"), rows)
                 request.other_memberships = others  # type: ignore[attr-defined]  (the clinic switcher)
                 if membership is not None:
                     if request.session.get("clinic_id") != membership.clinic_id:  # no session write per request
@@ -103,14 +105,13 @@ class ActiveClinicMiddleware:
         return self.get_response(request)
 
 
-def active_memberships(user_id: int, clinic_id: int | None) -> tuple[Membership | None, list[Membership]]:
+def active_memberships(
+    user_id: int, clinic_id: int | None, rows: list[Membership] | None = None
+) -> tuple[Membership | None, list[Membership]]:
     """The membership to act under (the chosen clinic if still active, else the first) and the
-    user's other active clinics, for the switcher: one query for both."""
-    memberships = list(
-        Membership.objects.select_related("clinic")
-        .filter(user_id=user_id, is_active=True, clinic__is_active=True)
-        .order_by("clinic__name", "clinic_id")
-    )
+    user's other active clinics, for the switcher: one query for both, none if ``rows`` (the
+    memberships read with the user in this request) are given."""
+    memberships = rows if rows is not None else active_membership_rows(user_id)
     chosen = next((m for m in memberships if m.clinic_id == clinic_id), memberships[0] if memberships else None)
     return chosen, [m for m in memberships if m is not chosen]
 
