@@ -17,7 +17,7 @@ VENV_BIN = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/prpclinic_bench"
 DEFAULT_PATIENTS = 100_000
 # Bump when generate.py changes what it writes: an older bench database is then rebuilt.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 
 def database_url() -> str:
