@@ -18,12 +18,23 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "generated into `var/` when DEBUG",
         "Key of the audit trail's HMAC chain; keep it outside the database. Required in production.",
     ),
+    "AUDIT_SEAL_DELAY_MS": (
+        "250",
+        "How long each server process lets new audit events gather before sealing them into the chain "
+        "in one transaction (the events themselves are committed at once).",
+    ),
     "BACKUP_KEY": (
         "none (`backup` refuses to run)",
         "Key that encrypts backups: 32 bytes, base64 or hex; keep it apart from the backups and from "
         "AUDIT_HMAC_KEY (docs/backups.md).",
     ),
     "DATABASE_URL": ("`sqlite:///var/prpclinic.sqlite3`", "Database; `postgres://…` in production."),
+    "DATABASE_PREPARED_STATEMENTS": (
+        "1",
+        "PostgreSQL: bind parameters on the server and prepare statements a connection runs often, so "
+        "they are planned once per connection. Set 0 behind a pooler in transaction mode that cannot "
+        "keep prepared statements (PgBouncer before 1.21).",
+    ),
     "ALLOWED_HOSTS": ("`127.0.0.1,localhost`", "Comma-separated host names the app answers to."),
     "CSRF_TRUSTED_ORIGINS": ("empty", "Comma-separated origins (scheme and host) trusted for POSTs."),
     "SECURE_SSL": ("1 unless DEBUG", "Secure cookies, HTTPS redirect and HSTS (behind TLS)."),

@@ -120,15 +120,15 @@ def _queries(client: Any, url: str) -> int:
     return len(captured)
 
 
-# Signing in costs 4 (session, user, second factor, membership); the day page 5 more (its columns,
+# Signing in costs 3 (session, user with memberships, second factor); the day page 5 more (its columns,
 # appointments, working hours, absences, patients' confirmations); the week page 6 (clinicians and
 # rooms for its choosers instead of columns).
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        (f"/calendar/?date={DAY:%Y-%m-%d}", 9),
-        (f"/calendar/?date={DAY:%Y-%m-%d}&by=room", 9),
-        (f"/calendar/week/?date={DAY:%Y-%m-%d}", 10),
+        (f"/calendar/?date={DAY:%Y-%m-%d}", 8),
+        (f"/calendar/?date={DAY:%Y-%m-%d}&by=room", 8),
+        (f"/calendar/week/?date={DAY:%Y-%m-%d}", 9),
     ],
 )
 def test_the_calendar_runs_the_same_queries_with_one_appointment_and_with_a_full_week(
@@ -164,7 +164,7 @@ def test_the_today_list_runs_the_same_queries_whatever_the_number_of_appointment
     one = _queries(client, "/calendar/today/")
     for hour in range(9, 17):
         appointment_at(personas, hour, day=today, treatment=30)  # 55 minutes: one an hour, back to back
-    assert one == 5  # signing in 3 (no second factor at the desk), appointments 1, confirmations 1
+    assert one == 4  # signing in 2 (session; user with memberships), appointments 1, confirmations 1
     assert _queries(client, "/calendar/today/") == one
 
 

@@ -154,8 +154,8 @@ def test_the_catalogue_page_lists_the_three_treatments_in_a_fixed_number_of_quer
 ) -> None:
     seed_catalogue(clinic=personas.clinic_a)
     client = signed_in("front_desk")
-    # Session, user, membership, treatments, current protocols.
-    with django_assert_num_queries(5):
+    # Session, user with memberships, treatments, current protocols.
+    with django_assert_num_queries(4):
         page = client.get("/treatments/").content.decode()
     for name in ("Micro-needling with PRP", "PRP for hair loss", "Mesotherapy"):
         assert name in page

@@ -15,8 +15,8 @@ from prpclinic.visits.models import Visit
 from tests.conftest import Personas, clinic_request, make_patient
 
 START = dt.date(2026, 3, 2)
-# Session, user, membership; plan, its sessions with their visits, changes; the audit event (4 with its savepoint).
-PLAN_PAGE_QUERIES = 10
+# Session, user with memberships; plan, its sessions with their visits, changes; the audit event (one INSERT).
+PLAN_PAGE_QUERIES = 6
 
 
 def _plan(personas: Personas, kind: str = "microneedling_prp", **kwargs: Any) -> TreatmentPlan:
