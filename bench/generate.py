@@ -19,8 +19,10 @@ signed consent per course (signed again once expired; some photography consents)
 appointment for every visit (clinician and room without overlaps: the clinic hires physicians
 when its schedule needs them), the next one booked for patients in a series, and ordinal outcome
 scores (baseline, GAIS and satisfaction) for a share of the courses. Some patients without
-visits were screened and refused or declined. Consent PDFs are not rendered (``pdf_size`` 0).
-Not generated: photos, PRP draws and products, adverse events, charted zones.
+visits were screened and refused or declined. Each of these writes the audit event the app's
+service writes (not the visit's ``plan.session_link``, nor an appointment's check-in and
+completion). Consent PDFs are not rendered (``pdf_size`` 0). Not generated: photos, PRP draws
+and products, adverse events, charted zones.
 
 Every event is sealed into its chain exactly as the app seals it (same HMAC), so ``prpclinic
 verify_audit`` passes on it. Rows go in with COPY and explicit ids; 100,000 patients take a
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -396,6 +399,7 @@ CLEARED = "Discussed with the patient; cleared for this treatment."
 DECLINED = "Discussed with the patient; the treatment is not advised for now."
 
 
+@functools.cache
 def _protocol(treatment: str) -> tuple[int, int, int]:
     """(series sessions, interval days, maintenance interval days) of the starting catalogue's protocol."""
     from prpclinic.treatments import catalogue
@@ -519,21 +523,17 @@ def _schedule(history: History, setups: dict[int, ClinicSetup], physicians: dict
             requests.append((wanted, course.clinic_id, minutes, ("visit", v), index))
         if course.next_at is not None:
             requests.append((course.next_at, course.clinic_id, minutes, ("next", index), index))
-    requests.sort(key=lambda r: (r[1], r[0]))
+    requests.sort(key=lambda r: r[0])
     slots: dict[tuple[str, int], Slot] = {}
-    hired: dict[int, list[dt.datetime]] = {}
-    rooms: dict[int, int] = {}
-    last: dict[int, int] = {}  # course -> its latest clinician, kept where possible
-    free: dict[int, dt.datetime] = {}
-    room_free: list[dt.datetime] = []
-    clinic = None
+    hired: dict[int, list[dt.datetime]] = {c: [] for c in physicians}
+    # A physician's time is shared by every clinic they work at; a hired one is (clinic, -n).
+    pools: dict[int, list[Any]] = {c: list(ids) for c, ids in physicians.items()}
+    free: dict[Any, dt.datetime] = {}
+    room_free: dict[int, list[dt.datetime]] = {c: [] for c in physicians}
+    last: dict[int, Any] = {}  # course -> its latest clinician, kept where possible
     never = dt.datetime(1970, 1, 1, tzinfo=UTC)
     for wanted, clinic_id, minutes, key, index in requests:
-        if clinic_id != clinic:
-            clinic = clinic_id
-            free = dict.fromkeys(physicians[clinic_id], never)
-            room_free = []
-            hired[clinic_id] = []
+        pool, rooms = pools[clinic_id], room_free[clinic_id]
         start = wanted.replace(second=0, microsecond=0)
         start += dt.timedelta(minutes=-start.minute % 5)
         length = dt.timedelta(minutes=minutes)
@@ -542,25 +542,24 @@ def _schedule(history: History, setups: dict[int, ClinicSetup], physicians: dict
             limit = min(limit, history.now - dt.timedelta(minutes=10))
         limit = max(limit, start)
         preferred = last.get(index, history.courses[index].clinician.user_id)
-        if free.get(preferred, dt.datetime.max.replace(tzinfo=UTC)) <= start:
-            clinician = preferred
-        else:
-            clinician = min(free, key=free.__getitem__)
-        begins = max(start, free[clinician])
+        idle = free.get(preferred, never) <= start
+        clinician = preferred if idle else min(pool, key=lambda k: free.get(k, never))
+        begins = max(start, free.get(clinician, never))
         if begins > limit:
             hired[clinic_id].append(start)
-            clinician = -len(hired[clinic_id])
+            clinician = (clinic_id, -len(hired[clinic_id]))
+            pool.append(clinician)
             begins = start
-        room = min(range(len(room_free)), key=room_free.__getitem__, default=None)
-        if room is None or max(begins, room_free[room]) > limit:
-            room_free.append(never)
-            room = len(room_free) - 1
-        begins = max(begins, room_free[room])
-        free[clinician] = room_free[room] = begins + length
-        rooms[clinic_id] = len(room_free)
+        room = min(range(len(rooms)), key=rooms.__getitem__, default=None)
+        if room is None or max(begins, rooms[room]) > limit:
+            rooms.append(never)
+            room = len(rooms) - 1
+        begins = max(begins, rooms[room])
+        free[clinician] = rooms[room] = begins + length
         last[index] = clinician
-        slots[key] = Slot(begins, clinician, room)
-    return Schedule(slots, hired, rooms)
+        ref = clinician[1] if isinstance(clinician, tuple) else clinician
+        slots[key] = Slot(begins, ref, room)
+    return Schedule(slots, hired, {c: len(r) for c, r in room_free.items()})
 
 
 class Rows:
@@ -611,6 +610,7 @@ class Clinical:
         self.staff = {c: [s for s in staff if s.clinic_id == c] for c in {s.clinic_id for s in staff}}
         self.signature = _signature_png()
         self._evaluations: dict[str, Any] = {}
+        self._pool: dict[tuple[int, tuple[str, ...]], list[Staff]] = {}
 
     # --- helpers
     def day(self, moment: dt.datetime) -> dt.date:
@@ -623,7 +623,10 @@ class Clinical:
         return lo + dt.timedelta(seconds=self.rng.uniform(1, max((hi - lo).total_seconds() - 1, 1)))
 
     def pick(self, clinic_id: int, *roles: str) -> Staff:
-        return _pick(self.rng, self.staff[clinic_id], *roles)
+        key = (clinic_id, roles)
+        if key not in self._pool:
+            self._pool[key] = [s for s in self.staff[clinic_id] if s.role in roles]
+        return self.rng.choice(self._pool[key])
 
     def clinician(self, clinic_id: int, ref: int) -> Staff:
         return self.hired[clinic_id][-ref - 1] if ref < 0 else self.by_user[(clinic_id, ref)]
@@ -961,15 +964,6 @@ class Clinical:
                 "visits.visit",
                 row[0],
                 {"treatment": kind, "protocol": setup.protocol_ids[kind], "protocol_version": 1},
-            )
-            history.add(
-                at,
-                clinician,
-                clinic_id,
-                "plan.session_link",
-                "treatments.treatmentplan",
-                plan_id,
-                {"session": n + 1, "visit": row[0]},
             )
             if scored and (n == 0 or (done and n >= series - 1)):
                 level = self.scores(
@@ -1322,7 +1316,8 @@ def _generate(patients: int) -> dict[str, str]:
     for plan, clinic in clinics:
         hired[clinic.pk] = _hire(plan, clinic, schedule.hired[clinic.pk], staff, plan.staff[PHYSICIAN])
         made = Room.objects.bulk_create(
-            Room(clinic=clinic, name=f"Treatment room {n}") for n in range(1, schedule.rooms.get(clinic.pk, 1) + 1)
+            Room(clinic=clinic, name=f"Treatment room {n}")
+            for n in range(1, max(schedule.rooms.get(clinic.pk, 0), 1) + 1)
         )
         rooms[clinic.pk] = [room.pk for room in made]
     _staff_history(staff, opened, history)

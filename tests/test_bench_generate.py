@@ -1,4 +1,4 @@
-"""bench.generate on a tiny clinic: the clinical history it writes passes the app's own gates and charts show it.
+"""bench.generate on a tiny clinic (200 patients): its clinical history passes the app's gates and charts show it.
 
 PostgreSQL only (the generator uses COPY and the schedule's exclusion constraints). The generator
 and the chart check run in their own processes against a database of their own, next to the test
@@ -123,7 +123,7 @@ def test_generated_history_passes_the_gates_and_shows_on_the_chart(bench_url: st
     for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL"):  # the generator sets its own
         env.pop(key, None)
     run = subprocess.run(
-        [sys.executable, "-m", "bench.generate", "--patients", "300", "--force"],
+        [sys.executable, "-m", "bench.generate", "--patients", "200", "--force"],
         cwd=ROOT,
         env=env,
         capture_output=True,
