@@ -2,7 +2,9 @@
 
     python -m bench.inprocess [--requests 200] [--rounds 3] [--profile chart|search]
 
-Runs the requests through the whole middleware stack with Django's test client on the bench
+``floor`` is a signed-in request for a page that does not exist: the session, the user with
+their clinics and the middleware, then a small 404 page; what every signed-in page costs
+before its view runs. Runs the requests through the whole middleware stack with Django's test client on the bench
 database (production settings, as ``bench.run`` sets them) and reads two clocks: the CPU time
 of this process (Django, psycopg) and of the PostgreSQL backend serving it (from ``/proc``,
 both on this machine). Unlike requests per second under wrk, neither clock moves much when
@@ -70,13 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     def one(kind: str) -> None:
         if kind == "healthz":
             response = client.get("/healthz")
+        elif kind == "floor":  # signed in, then nothing: session, user and clinic, a 404 page
+            response = client.get("/no-such-page/")
+            assert response.status_code == 404, response.status_code
+            return
         elif kind == "search":
             response = client.post("/patients/search/", {"q": rng.choice(queries)}, **headers)
         else:
             response = client.get(f"/patients/{rng.randint(first, last)}/")
         assert response.status_code == 200, (kind, response.status_code)
 
-    for kind in ("healthz", "search", "chart"):  # warm: first-request work is not measured
+    for kind in ("healthz", "floor", "search", "chart"):  # warm: first-request work is not measured
         for _ in range(20):
             one(kind)
     with connection.cursor() as cursor:
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    figures: dict[str, list[tuple[float, float]]] = {"healthz": [], "search": [], "chart": []}
+    figures: dict[str, list[tuple[float, float]]] = {"healthz": [], "floor": [], "search": [], "chart": []}
     for _ in range(args.rounds):
         for kind in figures:
             app0, db0 = time.process_time(), backend_cpu_s(backend)
