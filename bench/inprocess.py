@@ -15,6 +15,7 @@ The benchmark database must exist (``python -m bench.generate`` or ``make bench`
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import secrets
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.run import make_queries, make_sessions
 
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # the floor's 404s are expected
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     clinic_id, first, last = (int(meta[k]) for k in ("main_clinic_id", "first_patient_id", "last_patient_id"))
