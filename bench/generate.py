@@ -869,26 +869,8 @@ class Clinical:
                     visit_id=None,
                 )
             )
-            reason, detail = "Maintenance after the series", {"due_dates": [str(due)]}
-            Rows.add(
-                self.rows.changes,
-                clinic_id=clinic_id,
-                plan_id=plan_id,
-                kind="maintenance",
-                reason=reason,
-                detail=detail,
-                by_id=planner.user_id,
-                at=at,
-            )
-            history.add(
-                at,
-                planner,
-                clinic_id,
-                "plan.maintenance",
-                "treatments.treatmentplan",
-                plan_id,
-                {"reason": reason, **detail},
-            )
+            detail = {"due_dates": [str(due)]}
+            self.plan_change(clinic_id, plan_id, "maintenance", "Maintenance after the series", detail, planner, at)
         # Screening and consent before each visit that has no valid one; appointments; scores.
         screened_until = signed_until = dt.datetime.min.replace(tzinfo=UTC)
         scored = rng.random() < 0.6
@@ -999,26 +981,32 @@ class Clinical:
             stopped = visits[-1][5] + dt.timedelta(days=rng.randint(45, 120), minutes=rng.randint(0, 600))
             reason = rng.choice(["The patient decided not to continue.", "The patient did not come back."])
             plan.update(status="stopped", stopped_at=stopped)
-            detail = {"status": ["active", "stopped"]}
-            Rows.add(
-                self.rows.changes,
-                clinic_id=clinic_id,
-                plan_id=plan_id,
-                kind="stop",
-                reason=reason,
-                detail=detail,
-                by_id=planner.user_id,
-                at=stopped,
-            )
-            history.add(
-                stopped,
-                planner,
-                clinic_id,
-                "plan.stop",
-                "treatments.treatmentplan",
-                plan_id,
-                {"reason": reason, **detail},
-            )
+            self.plan_change(clinic_id, plan_id, "stop", reason, {"status": ["active", "stopped"]}, planner, stopped)
+
+    def plan_change(
+        self,
+        clinic_id: int,
+        plan_id: int,
+        kind: str,
+        reason: str,
+        detail: dict[str, Any],
+        planner: Staff,
+        at: dt.datetime,
+    ) -> None:
+        """A change to a plan (maintenance added, plan stopped) and its audit event, as the app writes both."""
+        Rows.add(
+            self.rows.changes,
+            clinic_id=clinic_id,
+            plan_id=plan_id,
+            kind=kind,
+            reason=reason,
+            detail=detail,
+            by_id=planner.user_id,
+            at=at,
+        )
+        self.history.add(
+            at, planner, clinic_id, f"plan.{kind}", "treatments.treatmentplan", plan_id, {"reason": reason, **detail}
+        )
 
     def appointment(
         self,
