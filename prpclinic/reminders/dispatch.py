@@ -114,10 +114,20 @@ def _not_claimed(kind: str, channel: str, subject: str) -> Exists:
     return Exists(logs.filter(**{subject: OuterRef("pk")}))
 
 
-def _appointment_reminders(channel: str) -> QuerySet[ReminderLog]:
+def _appointment_reminders(channel: str, appointment: Any = None) -> QuerySet[ReminderLog]:
+    """Reminders on ``channel`` of ``appointment``, or of the appointment of the outer query."""
+    if appointment is None:
+        clinic_id, appointment_id = OuterRef("clinic_id"), OuterRef("pk")
+    else:
+        clinic_id, appointment_id = appointment.clinic_id, appointment.pk
     return ReminderLog.objects.filter(
-        clinic_id=OuterRef("clinic_id"), kind=ReminderKind.APPOINTMENT, channel=channel, appointment_id=OuterRef("pk")
+        clinic_id=clinic_id, kind=ReminderKind.APPOINTMENT, channel=channel, appointment_id=appointment_id
     )
+
+
+def _told_another_time(reminders: QuerySet[ReminderLog], starts_at: Any) -> QuerySet[ReminderLog]:
+    """Those of ``reminders`` that went out (or are going out) for a start time other than ``starts_at``."""
+    return reminders.filter(status__in=(ReminderStatus.SENT, ReminderStatus.SENDING)).exclude(subject_at=starts_at)
 
 
 def _due_appointments(clinic: Clinic, conf: ReminderSettings, channel: str, now: dt.datetime) -> list[tuple[Any, Any]]:
@@ -128,11 +138,7 @@ def _due_appointments(clinic: Clinic, conf: ReminderSettings, channel: str, now:
     before the new one.
     """
     lead = dt.timedelta(hours=conf.hours_before)
-    told_another_time = Exists(
-        _appointment_reminders(channel)
-        .filter(status__in=(ReminderStatus.SENT, ReminderStatus.SENDING))
-        .exclude(subject_at=OuterRef("starts_at"))
-    )
+    told_another_time = Exists(_told_another_time(_appointment_reminders(channel), OuterRef("starts_at")))
     found = (
         Appointment.objects.filter(clinic_id=clinic.pk, status=AppointmentStatus.BOOKED, starts_at__gt=now)
         .filter(Q(starts_at__lte=now + lead) | told_another_time)
@@ -301,15 +307,8 @@ def _compose(log: ReminderLog, conf: ReminderSettings, now: dt.datetime) -> tupl
         appt = log.appointment
         token = new_link(appointment=appt, conf=conf, now=now, reminder=log)
         link = absolute(reverse("reminders_link", args=[token]))
-        moved = (
-            ReminderLog.objects.filter(
-                clinic_id=log.clinic_id, kind=log.kind, channel=log.channel, appointment_id=appt.pk,
-                status__in=(ReminderStatus.SENT, ReminderStatus.SENDING),
-            )
-            .exclude(pk=log.pk)
-            .exclude(subject_at=appt.starts_at)
-            .exists()
-        )  # fmt: skip
+        earlier = _appointment_reminders(log.channel, appt).exclude(pk=log.pk)
+        moved = _told_another_time(earlier, appt.starts_at).exists()
         if log.channel == Channel.SMS:
             return None, messages.appointment_sms(
                 clinic_name=clinic.name, zone_name=clinic.timezone, starts_at=appt.starts_at, link=link, moved=moved
