@@ -596,8 +596,13 @@ class Clinical:
     ) -> None:
         from zoneinfo import ZoneInfo
 
+        from prpclinic.consents.models import DEFAULT_VALIDITY_DAYS
         from prpclinic.intake import rules
+        from prpclinic.intake.models import ScreeningSettings
 
+        # How long a screening and a consent stay valid: the app's defaults, which the generated clinics keep.
+        self.screening_valid = dt.timedelta(days=ScreeningSettings._meta.get_field("validity_days").default)
+        self.consent_valid = dt.timedelta(days=DEFAULT_VALIDITY_DAYS)
         self.history, self.setups, self.schedule, self.names, self.rooms = history, setups, schedule, names, rooms
         self.hired = hired
         self.inactive: set[int] = set()
@@ -693,7 +698,7 @@ class Clinical:
                     "reviewed_at": when,
                     "review_reason": reason,
                 }
-        expires = at + dt.timedelta(days=30)  # ScreeningSettings' default validity
+        expires = at + self.screening_valid
         fired = [f.as_dict() for f in found.fired]
         sid = Rows.add(
             self.rows.screenings,
@@ -740,7 +745,7 @@ class Clinical:
         """
         template_id, statement = self.setups[clinic_id].templates[kind]
         recorder = self.pick(clinic_id, NURSE, PHYSICIAN, FRONT_DESK)
-        expires = at + dt.timedelta(days=365)  # ConsentSettings' default validity
+        expires = at + self.consent_valid
         name = f"consents/{clinic_id}/{self.rng.getrandbits(128):032x}.pdf"
         digest = hashlib.sha256(name.encode()).hexdigest()
         cid = Rows.add(
