@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.env import RESULTS, database_url, django_env, read_meta
+from bench.env import database_url, django_env, read_meta
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     if not meta:
         sys.exit("No bench database: run python -m bench.generate first.")
     os.environ.update(django_env(url=url, secret_key=secrets.token_urlsafe(50), audit_key=meta["audit_key"]))
-    os.environ["STATIC_ROOT"] = str(RESULTS / "static")
     import django
 
     django.setup()
