@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -110,6 +110,16 @@ class Refused(Exception):
     conflicts: conflicts.Conflicts
 
 
+def _collided(exc: Exception) -> bool:
+    """The save lost a race with another booking of the same slot.
+
+    Either the exclusion constraint refused the row (the other booking committed first), or
+    PostgreSQL ended a deadlock: two bookings inserted overlapping rows at the same moment, each
+    waited on the other's row, and this one was chosen to give way (SQLSTATE 40P01).
+    """
+    return isinstance(exc, IntegrityError) or getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
 def _place(
     *,
     request: HttpRequest,
@@ -122,7 +132,8 @@ def _place(
     """Check ``appointment`` where it now stands and save it, or raise ``Refused`` naming the conflicts.
 
     The save runs in a savepoint: on PostgreSQL a booking that committed meanwhile makes the
-    exclusion constraint refuse this row, and the conflict is then found and named like any other.
+    exclusion constraint refuse this row (or one made at the same moment ends in a deadlock that
+    this one loses), and the conflict is then found and named like any other.
     """
     slot = conflicts.Slot(
         patient_id=appointment.patient_id,
@@ -156,7 +167,9 @@ def _place(
     try:
         with transaction.atomic():
             appointment.save()
-    except IntegrityError:
+    except (IntegrityError, OperationalError) as exc:
+        if not _collided(exc):
+            raise
         again = conflicts.check(
             clinic_id=request.clinic.pk,
             zone=zone,
