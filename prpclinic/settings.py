@@ -201,7 +201,7 @@ AUDIT_SEAL_INLINE = TESTING
 AUDIT_SEAL_DELAY_SECONDS = env_int("AUDIT_SEAL_DELAY_MS", 250) / 1000
 
 # Sessions live in the database so that logout and deactivation end them on the server.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "prpclinic.clinics.sessions"  # Django's database sessions, read by a compiled query
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_MINUTES", 30) * 60
 SESSION_MAX_SECONDS = env_int("SESSION_MAX_HOURS", 12) * 3600
 SESSION_COOKIE_AGE = SESSION_MAX_SECONDS

@@ -11,9 +11,11 @@ from django.http import Http404, HttpRequest
 from django.urls import reverse
 
 from prpclinic.aftercare.models import AdverseEvent, AdverseEventOutcome, AftercareHandout, Outcome
+from prpclinic.db import compiled_read
 from prpclinic.visits.models import Visit
 
 LIST_LIMIT = 100
+TIMELINE_LIMIT = 50
 
 
 def visit_get(*, request: HttpRequest, visit_id: int, for_update: bool = False) -> Visit:
@@ -99,14 +101,11 @@ def outcome_label(value: str | None) -> str:
     return Outcome(value).label if value in Outcome.values else "—"
 
 
-def timeline_items(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[dict[str, Any]]:
+def timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIMIT) -> list[dict[str, Any]]:
     """Adverse events and aftercare handouts of the patient for the chart's timeline (three queries)."""
     items: list[dict[str, Any]] = []
-    events = (
-        AdverseEvent.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
-        .annotate(current_outcome=_current_outcome())
-        .order_by("-onset_at", "-id")[:limit]
-    )
+    scope = {"clinic_id": clinic_id, "patient_id": patient_id}
+    events = _patient_events(**scope) if limit == TIMELINE_LIMIT else _events_query(clinic_id, patient_id)[:limit]
     for event in events:
         serious = "serious, " if event.serious else ""
         items.append(
@@ -119,11 +118,7 @@ def timeline_items(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[
                 "url": reverse("aftercare_event", args=[event.pk]),
             }
         )
-    handouts = (
-        AftercareHandout.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
-        .select_related("by")
-        .order_by("-at", "-id")[:limit]
-    )
+    handouts = _patient_handouts(**scope) if limit == TIMELINE_LIMIT else _handouts_query(clinic_id, patient_id)[:limit]
     for handout in handouts:
         items.append(
             {
@@ -137,16 +132,43 @@ def timeline_items(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[
     return items
 
 
-def prp_timeline_items(*, clinic_id: int, patient_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """The patient's PRP products for the timeline: drawn (with its state) and applied. One query."""
+# The chart's timeline reads (compiled once: prpclinic.db); the whole-timeline page asks for more rows.
+def _events_query(clinic_id: int, patient_id: int) -> QuerySet[AdverseEvent]:
+    return (
+        AdverseEvent.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .annotate(current_outcome=_current_outcome())
+        .order_by("-onset_at", "-id")
+    )
+
+
+def _handouts_query(clinic_id: int, patient_id: int) -> QuerySet[AftercareHandout]:
+    return (
+        AftercareHandout.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .select_related("by")
+        .order_by("-at", "-id")
+    )
+
+
+def _products_query(clinic_id: int, patient_id: int) -> QuerySet[Any]:
     from prpclinic.prp.models import Product
 
-    items: list[dict[str, Any]] = []
-    products = (
+    return (
         Product.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("draw", "application", "application__applied_by")
-        .order_by("-created_at", "-id")[:limit]
+        .order_by("-created_at", "-id")
     )
+
+
+_patient_events = compiled_read(lambda clinic_id, patient_id: _events_query(clinic_id, patient_id)[:TIMELINE_LIMIT])
+_patient_handouts = compiled_read(lambda clinic_id, patient_id: _handouts_query(clinic_id, patient_id)[:TIMELINE_LIMIT])
+_patient_products = compiled_read(lambda clinic_id, patient_id: _products_query(clinic_id, patient_id)[:TIMELINE_LIMIT])
+
+
+def prp_timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIMIT) -> list[dict[str, Any]]:
+    """The patient's PRP products for the timeline: drawn (with its state) and applied. One query."""
+    items: list[dict[str, Any]] = []
+    scope = {"clinic_id": clinic_id, "patient_id": patient_id}
+    products = _patient_products(**scope) if limit == TIMELINE_LIMIT else _products_query(clinic_id, patient_id)[:limit]
     for product in products:
         url = reverse("prp_trace", args=[product.pk])
         items.append(

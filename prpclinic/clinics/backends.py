@@ -5,13 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
+from django.db.models import QuerySet
 
 from prpclinic.clinics.models import Membership, User
+from prpclinic.db import compiled_read
 
 
 def active_membership_rows(user_id: Any) -> list[Membership]:
-    """The user's active memberships in active clinics, with clinic and user, by clinic name."""
-    return list(
+    """The user's active memberships in active clinics, with clinic and user, by clinic name.
+
+    ``user_id`` as the session keeps it (text) or as a number.
+    """
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return []
+    return _active_membership_rows(user_id=user_id)
+
+
+@compiled_read  # read on every signed-in request
+def _active_membership_rows(user_id: int) -> QuerySet[Membership]:
+    return (
         Membership.objects.select_related("clinic", "user")
         .filter(user_id=user_id, is_active=True, clinic__is_active=True)
         .order_by("clinic__name", "clinic_id")

@@ -6,11 +6,13 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
 from prpclinic.consents.models import ConsentKind, ConsentSettings, ConsentTemplate, PhotoUse, SignedConsent
+from prpclinic.db import compiled_read
 
 # A patient's consents on one page; years of yearly re-consent for four forms stay far below this.
 PATIENT_CONSENTS_LIMIT = 200
@@ -129,12 +131,23 @@ def consent_get(*, request: HttpRequest, consent_id: int, for_update: bool = Fal
 
 def patient_consents(*, clinic_id: int, patient_id: int, limit: int = PATIENT_CONSENTS_LIMIT) -> list[SignedConsent]:
     """The patient's signed consents, newest first, with their revocation and who took them. One query."""
-    return list(
+    if limit == PATIENT_CONSENTS_LIMIT:
+        return _patient_consents(clinic_id=clinic_id, patient_id=patient_id)
+    return list(_patient_consents_query(clinic_id, patient_id)[:limit])
+
+
+def _patient_consents_query(clinic_id: int, patient_id: int) -> QuerySet[SignedConsent]:
+    return (
         _consents(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("recorded_by", "revocation", "revocation__revoked_by")
         .defer("signature_png", "witness_signature_png")
-        .order_by("-signed_at", "-pk")[:limit]
+        .order_by("-signed_at", "-pk")
     )
+
+
+@compiled_read
+def _patient_consents(clinic_id: int, patient_id: int) -> QuerySet[SignedConsent]:
+    return _patient_consents_query(clinic_id, patient_id)[:PATIENT_CONSENTS_LIMIT]
 
 
 def consent_overview(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from prpclinic.db import compiled_read
 from prpclinic.intake.models import (
     ReviewStatus,
     Screening,
@@ -109,11 +110,22 @@ def review_queue(*, clinic_id: int, limit: int = LIST_LIMIT) -> list[Screening]:
 
 
 def patient_screenings(*, clinic_id: int, patient_id: int, limit: int = SCREENINGS_READ) -> list[Screening]:
-    return list(
+    if limit == SCREENINGS_READ:
+        return _screenings(clinic_id=clinic_id, patient_id=patient_id)
+    return list(_screenings_query(clinic_id, patient_id)[:limit])
+
+
+def _screenings_query(clinic_id: int, patient_id: int) -> QuerySet[Screening]:
+    return (
         Screening.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("recorded_by", "reviewed_by")
-        .order_by("-recorded_at", "-id")[:limit]
+        .order_by("-recorded_at", "-id")
     )
+
+
+@compiled_read
+def _screenings(clinic_id: int, patient_id: int) -> QuerySet[Screening]:
+    return _screenings_query(clinic_id, patient_id)[:SCREENINGS_READ]
 
 
 def submission_inbox(*, clinic_id: int, limit: int = LIST_LIMIT) -> list[Submission]:

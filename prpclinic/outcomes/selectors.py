@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from prpclinic.db import compiled_read
 from prpclinic.outcomes import charts, scales
 from prpclinic.outcomes.models import Photo, PhotoArea, PhotoStatus, PhotoView, Score, ScoreStatus
 from prpclinic.patients.models import Patient
@@ -183,20 +185,26 @@ CHART_SCORES = 100
 
 def chart_photos(*, clinic_id: int, patient_id: int) -> list[Photo]:
     """The patient's active photos, newest first, as many as the timeline groups (one query)."""
-    return list(
-        Photo.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=PhotoStatus.ACTIVE).order_by(
-            "-taken_at", "-id"
-        )[: TIMELINE_LIMIT * 4]
-    )
+    return _chart_photos(clinic_id=clinic_id, patient_id=patient_id)
+
+
+@compiled_read
+def _chart_photos(clinic_id: int, patient_id: int) -> QuerySet[Photo]:
+    return Photo.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=PhotoStatus.ACTIVE).order_by(
+        "-taken_at", "-id"
+    )[: TIMELINE_LIMIT * 4]
 
 
 def chart_scores(*, clinic_id: int, patient_id: int) -> list[Score]:
     """The patient's current scores, newest recorded first, for the chart's panel and timeline (one query)."""
-    return list(
-        Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
-            "-recorded_at", "-id"
-        )[:CHART_SCORES]
-    )
+    return _chart_scores(clinic_id=clinic_id, patient_id=patient_id)
+
+
+@compiled_read
+def _chart_scores(clinic_id: int, patient_id: int) -> QuerySet[Score]:
+    return Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
+        "-recorded_at", "-id"
+    )[:CHART_SCORES]
 
 
 def latest_summary(

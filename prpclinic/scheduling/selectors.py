@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from prpclinic.clinics.models import Membership, User
 from prpclinic.clinics.roles import Role
+from prpclinic.db import compiled_read
 from prpclinic.scheduling.models import (
     Absence,
     Appointment,
@@ -77,6 +78,8 @@ def appointment_get(*, request: HttpRequest, appointment_id: int) -> Appointment
 
 def patient_appointments(*, clinic_id: int, patient_id: int, upcoming_only: bool = False, limit: int = 20) -> list[Any]:
     """A patient's appointments (one query): all newest first, or the active ones still to come, soonest first."""
+    if not upcoming_only and limit == TIMELINE_LIMIT:
+        return _patient_appointments(clinic_id=clinic_id, patient_id=patient_id)
     appointments = Appointment.objects.filter(clinic_id=clinic_id, patient_id=patient_id).select_related(
         "clinician", "room"
     )
@@ -87,6 +90,15 @@ def patient_appointments(*, clinic_id: int, patient_id: int, upcoming_only: bool
     else:
         appointments = appointments.order_by("-starts_at", "-id")
     return list(appointments[:limit])
+
+
+@compiled_read
+def _patient_appointments(clinic_id: int, patient_id: int) -> QuerySet[Appointment]:
+    return (
+        Appointment.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .select_related("clinician", "room")
+        .order_by("-starts_at", "-id")[:TIMELINE_LIMIT]
+    )
 
 
 def upcoming_of(appointments: list[Any], *, clinic_id: int, patient_id: int, limit: int = 5) -> list[Any]:

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from prpclinic.clinics.models import Clinic
+from prpclinic.db import attach_related, compiled_read
 from prpclinic.treatments.models import (
     Cocktail,
     PlanChange,
@@ -25,6 +26,7 @@ from prpclinic.treatments.models import (
 from prpclinic.visits.models import VisitStatus
 
 PLAN_LIMIT = 50
+TIMELINE_LIMIT = 50
 
 
 def current_protocol(*, clinic_id: int, kind: str) -> Protocol:
@@ -117,10 +119,38 @@ def patient_plans(*, clinic_id: int, patient_id: int, limit: int = PLAN_LIMIT) -
 
     Each plan gets ``progress`` (see ``plan_progress``).
     """
-    plans = list(_plans(clinic_id).filter(patient_id=patient_id).order_by("-created_at")[:limit])
+    if limit == PLAN_LIMIT:  # the chart's read: compiled once (prpclinic.db), sessions in a second read
+        plans = _patient_plan_rows(clinic_id=clinic_id, patient_id=patient_id)
+        attach_related(plans, "sessions", _patient_plan_sessions(clinic_id=clinic_id, patient_id=patient_id))
+    else:
+        plans = list(_plans(clinic_id).filter(patient_id=patient_id).order_by("-created_at")[:limit])
     for plan in plans:
         plan.progress = plan_progress(plan)  # type: ignore[attr-defined]
     return plans
+
+
+def _patient_plans_query(clinic_id: int, patient_id: int) -> QuerySet[TreatmentPlan]:
+    return (
+        TreatmentPlan.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .select_related("treatment", "protocol", "created_by")
+        .order_by("-created_at")
+    )
+
+
+@compiled_read
+def _patient_plan_rows(clinic_id: int, patient_id: int) -> QuerySet[TreatmentPlan]:
+    return _patient_plans_query(clinic_id, patient_id)[:PLAN_LIMIT]
+
+
+@compiled_read
+def _patient_plan_sessions(clinic_id: int, patient_id: int) -> QuerySet[PlannedSession]:
+    """The sessions of the plans ``_patient_plan_rows`` reads, as ``_plans`` prefetches them."""
+    newest = _patient_plans_query(clinic_id, patient_id).values("pk")[:PLAN_LIMIT]
+    return (
+        PlannedSession.objects.filter(clinic_id=clinic_id, plan__in=newest)
+        .select_related("visit")
+        .order_by("plan_id", "number")
+    )
 
 
 def plan_get(*, clinic_id: int, plan_id: int) -> TreatmentPlan:
@@ -221,8 +251,21 @@ def active_plans_of(plans: list[TreatmentPlan], *, clinic_id: int, patient_id: i
     return sorted((p for p in plans if p.status == PlanStatus.ACTIVE), key=lambda p: (p.created_at, p.pk))
 
 
+def _plan_changes_query(clinic_id: int, patient_id: int) -> QuerySet[PlanChange]:
+    return (
+        PlanChange.objects.filter(clinic_id=clinic_id, plan__patient_id=patient_id)
+        .select_related("plan__treatment", "by")
+        .order_by("-at")
+    )
+
+
+@compiled_read
+def _patient_plan_changes(clinic_id: int, patient_id: int) -> QuerySet[PlanChange]:
+    return _plan_changes_query(clinic_id, patient_id)[:TIMELINE_LIMIT]
+
+
 def timeline_items(
-    *, clinic_id: int, patient_id: int, limit: int = 50, plans: list[TreatmentPlan] | None = None
+    *, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIMIT, plans: list[TreatmentPlan] | None = None
 ) -> list[dict[str, Any]]:
     """The patient's plans and their changes for the chart's timeline (2 queries; 1 without plans), newest first.
 
@@ -250,13 +293,11 @@ def timeline_items(
             }
         )
     # A change belongs to a plan: a patient without plans has none, and most patients have no plan.
-    changes = (
-        PlanChange.objects.filter(clinic_id=clinic_id, plan__patient_id=patient_id)
-        .select_related("plan__treatment", "by")
-        .order_by("-at")[:limit]
-        if plans
-        else []
-    )
+    changes: list[PlanChange] | QuerySet[PlanChange] = []
+    if plans and limit == TIMELINE_LIMIT:
+        changes = _patient_plan_changes(clinic_id=clinic_id, patient_id=patient_id)
+    elif plans:
+        changes = _plan_changes_query(clinic_id, patient_id)[:limit]
     for change in changes:
         items.append(
             {
