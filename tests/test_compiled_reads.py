@@ -51,7 +51,9 @@ def _rich_patient(personas: Personas, chain: Chain) -> dict[str, Any]:
 
     one_of_each(personas, chain)
     plan = TreatmentPlan.objects.get(patient=chain.patient)
-    plan_set_count(request=clinic_request(personas.nurse, personas.clinic_a), plan_id=plan.pk, sessions=5, reason="Slow")
+    plan_set_count(
+        request=clinic_request(personas.nurse, personas.clinic_a), plan_id=plan.pk, sessions=5, reason="Slow"
+    )
     outcome_rows(personas, chain.patient)
     schedule = schedule_setup(personas)
     make_appointment(personas, chain.patient, schedule, starts_at=timezone.now() + dt.timedelta(days=3))

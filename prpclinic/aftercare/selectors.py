@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import Http404, HttpRequest
-from django.urls import reverse
 
 from prpclinic.aftercare.models import AdverseEvent, AdverseEventOutcome, AftercareHandout, Outcome
 from prpclinic.db import compiled_read
+from prpclinic.links import address
 from prpclinic.visits.models import Visit
 
 LIST_LIMIT = 100
@@ -115,7 +115,7 @@ def timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIM
                 "title": f"Adverse event: {event.type_label}",
                 "detail": f"{serious}{event.get_severity_display().lower()}; outcome "
                 f"{outcome_label(event.current_outcome).lower()}",
-                "url": reverse("aftercare_event", args=[event.pk]),
+                "url": address("aftercare_event", event.pk),
             }
         )
     handouts = _patient_handouts(**scope) if limit == TIMELINE_LIMIT else _handouts_query(clinic_id, patient_id)[:limit]
@@ -126,7 +126,7 @@ def timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIM
                 "kind": "aftercare",
                 "title": f"Aftercare {handout.get_method_display().lower()}",
                 "detail": f"{handout.source}, by {handout.by.full_name}",
-                "url": reverse("visit_detail", args=[handout.visit_id]),
+                "url": address("visit_detail", handout.visit_id),
             }
         )
     return items
@@ -170,7 +170,7 @@ def prp_timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE
     scope = {"clinic_id": clinic_id, "patient_id": patient_id}
     products = _patient_products(**scope) if limit == TIMELINE_LIMIT else _products_query(clinic_id, patient_id)[:limit]
     for product in products:
-        url = reverse("prp_trace", args=[product.pk])
+        url = address("prp_trace", product.pk)
         items.append(
             {
                 "at": product.draw.drawn_at,

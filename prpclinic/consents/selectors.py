@@ -8,11 +8,11 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 
 from prpclinic.consents.models import ConsentKind, ConsentSettings, ConsentTemplate, PhotoUse, SignedConsent
 from prpclinic.db import compiled_read
+from prpclinic.links import address
 
 # A patient's consents on one page; years of yearly re-consent for four forms stay far below this.
 PATIENT_CONSENTS_LIMIT = 200
@@ -193,7 +193,7 @@ def timeline_items(
     if consents is None:
         consents = patient_consents(clinic_id=clinic_id, patient_id=patient_id, limit=limit)
     for consent in consents[:limit]:
-        url = reverse("consent_detail", args=[consent.pk])
+        url = address("consent_detail", consent.pk)
         label = ConsentKind(consent.kind).label if consent.kind in ConsentKind.values else consent.kind
         who = consent.signer_name
         if consent.signer_relationship != "patient":

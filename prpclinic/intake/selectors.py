@@ -7,7 +7,6 @@ from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 
 from prpclinic.db import compiled_read
@@ -19,6 +18,7 @@ from prpclinic.intake.models import (
     Submission,
     SubmissionStatus,
 )
+from prpclinic.links import address
 from prpclinic.patients.models import Patient, fold
 from prpclinic.visits.models import TreatmentKind
 
@@ -176,7 +176,7 @@ def timeline_items(
     if screenings is None:
         screenings = patient_screenings(clinic_id=clinic_id, patient_id=patient_id)
     for s in screenings[:SCREENINGS_READ]:
-        url = reverse("intake_detail", args=[s.pk])
+        url = address("intake_detail", s.pk)
         fired = ", ".join(f["message"] for f in s.fired)
         items.append(
             {

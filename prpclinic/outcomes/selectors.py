@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prpclinic.db import compiled_read
+from prpclinic.links import address
 from prpclinic.outcomes import charts, scales
 from prpclinic.outcomes.models import Photo, PhotoArea, PhotoStatus, PhotoView, Score, ScoreStatus
 from prpclinic.patients.models import Patient
@@ -254,7 +255,7 @@ def timeline_items(
         scores = chart_scores(clinic_id=clinic_id, patient_id=patient_id)
     for photo in photos[: TIMELINE_LIMIT * 4]:
         days.setdefault(timezone.localtime(photo.taken_at).date(), []).append(photo)
-    photos_url = reverse("outcome_photos", args=[patient_id])
+    photos_url = address("outcome_photos", patient_id)
     for group in days.values():
         views = sorted({p.get_view_display() for p in group})
         items.append(
@@ -266,7 +267,7 @@ def timeline_items(
                 "url": photos_url,
             }
         )
-    scores_url = reverse("outcome_progress", args=[patient_id])
+    scores_url = address("outcome_progress", patient_id)
     for score in scores[:TIMELINE_LIMIT]:
         scale = scales.SCALES.get(score.scale)
         items.append(

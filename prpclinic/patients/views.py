@@ -86,8 +86,6 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
             "patient": patient,
             "history": history,
             "visits": reads.visits[:CHART_VISITS],
-            # Each visit row links to its page: one reverse() for the table, not one per row.
-            "visit_url": reverse("visit_detail", args=[0]).removesuffix("0/"),
             "reads": reads,
             "timeline": timeline,
             "treatments": TreatmentKind.choices,

@@ -9,12 +9,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 
 from prpclinic.clinics.models import Membership, User
 from prpclinic.clinics.roles import Role
 from prpclinic.db import compiled_read
+from prpclinic.links import address
 from prpclinic.scheduling.models import (
     Absence,
     Appointment,
@@ -137,7 +137,7 @@ def timeline_items(
                 "kind": "appointment",
                 "title": f"Appointment: {appt.get_treatment_display()} ({appt.get_status_display().lower()})",
                 "detail": detail,
-                "url": reverse("scheduling_appointment", args=[appt.pk]),
+                "url": address("scheduling_appointment", appt.pk),
             }
         )
     return items

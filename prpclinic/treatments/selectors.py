@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from prpclinic.clinics.models import Clinic
 from prpclinic.db import attach_related, compiled_read
+from prpclinic.links import address
 from prpclinic.treatments.models import (
     Cocktail,
     PlanChange,
@@ -272,7 +273,6 @@ def timeline_items(
     Keys: ``at`` (aware datetime), ``kind`` ("plan"), ``title``, ``detail``, ``url``.
     ``plans``: the rows of ``patient_plans`` when the chart has read them already (one query then).
     """
-    from django.urls import reverse
 
     items: list[dict[str, Any]] = []
     if plans is None:
@@ -289,7 +289,7 @@ def timeline_items(
                 "title": f"{plan.treatment.name} plan made",
                 "detail": f"Protocol v{plan.protocol.version}, first session {plan.start_date:%Y-%m-%d}, "
                 f"by {plan.created_by.full_name}",
-                "url": reverse("treatments_plan", args=[plan.pk]),
+                "url": address("treatments_plan", plan.pk),
             }
         )
     # A change belongs to a plan: a patient without plans has none, and most patients have no plan.
@@ -305,7 +305,7 @@ def timeline_items(
                 "kind": "plan",
                 "title": f"{change.plan.treatment.name} plan: {change.get_kind_display().lower()}",
                 "detail": f"{change.reason} ({change.by.full_name})",
-                "url": reverse("treatments_plan", args=[change.plan_id]),
+                "url": address("treatments_plan", change.plan_id),
             }
         )
     items.sort(key=lambda item: item["at"], reverse=True)
