@@ -56,6 +56,7 @@ def planned_for_its_values() -> Iterator[None]:
 
 _MARKER_BASES = (-7_316_000_000_000, -8_427_000_000_000)  # ids no table holds; one per parameter below
 _MARKER_STEP = 10_000
+_ID_MIN, _ID_MAX = -(2**63), 2**63 - 1
 COMPILED_READS: list[CompiledRead[Any]] = []  # every compiled read, for tests/test_compiled_reads.py
 
 
@@ -161,6 +162,10 @@ class CompiledRead(Generic[M]):
         )
 
     def _run(self, compiled: _Compiled, alias: str, values: dict[str, Any]) -> list[M]:
+        if any(isinstance(v, int) and not _ID_MIN <= v <= _ID_MAX for v in values.values()):
+            # No row has an id beyond 64 bits (a URL's <int:> takes any digits): nothing, as
+            # Django answers, where the driver would raise (SQLite: OverflowError, a 500).
+            return []
         params = list(compiled.params)
         for position, name, write in compiled.slots:
             params[position] = write(values[name])

@@ -158,3 +158,8 @@ def test_the_session_read_honours_expiry(personas: Personas, signed_in: Any) -> 
     )
     response = client.get("/patients/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_an_id_beyond_any_row_answers_not_found_not_an_error(personas: Personas, signed_in: Any) -> None:
+    """A URL's <int:> takes any digits; the chart of an id no column can hold is a 404, as before it was compiled."""
+    assert signed_in("nurse").get("/patients/99999999999999999999/").status_code == 404

@@ -124,7 +124,7 @@ def patient_plans(*, clinic_id: int, patient_id: int, limit: int = PLAN_LIMIT) -
         plans = _patient_plan_rows(clinic_id=clinic_id, patient_id=patient_id)
         attach_related(plans, "sessions", _patient_plan_sessions(clinic_id=clinic_id, patient_id=patient_id))
     else:
-        plans = list(_plans(clinic_id).filter(patient_id=patient_id).order_by("-created_at")[:limit])
+        plans = list(_plans(clinic_id).filter(patient_id=patient_id).order_by("-created_at", "-id")[:limit])
     for plan in plans:
         plan.progress = plan_progress(plan)  # type: ignore[attr-defined]
     return plans
@@ -134,7 +134,7 @@ def _patient_plans_query(clinic_id: int, patient_id: int) -> QuerySet[TreatmentP
     return (
         TreatmentPlan.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("treatment", "protocol", "created_by")
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")  # the id settles ties, so the sessions' read picks the same plans
     )
 
 
