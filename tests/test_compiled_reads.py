@@ -19,7 +19,7 @@ from django.utils import timezone
 import prpclinic
 from prpclinic.db import COMPILED_READS, CompiledRead, compiled_read
 from prpclinic.patients.models import Patient
-from tests.conftest import Chain, Personas, clinic_request
+from tests.conftest import Chain, Personas, clinic_request, make_patient
 from tests.matrix_outcomes import placeholders as outcome_rows
 from tests.matrix_scheduling import make_appointment, schedule_setup
 from tests.test_chart_timeline import one_of_each
@@ -104,13 +104,7 @@ def test_a_compiled_read_scopes_by_its_values_each_time(personas: Personas, chai
     """The second call with other values answers for them, not for the values it was compiled with."""
     from prpclinic.patients.selectors import _patient
 
-    other = Patient.objects.create(
-        clinic=personas.clinic_b,
-        mrn="B000001",
-        given_name="Olga",
-        family_name="Other",
-        date_of_birth=dt.date(1980, 1, 1),
-    )
+    other = make_patient(personas.clinic_b, given_name="Olga", family_name="Other")
     assert _patient(clinic_id=personas.clinic_a.pk, patient_id=chain.patient.pk)[0].family_name == "Weber"
     assert _patient(clinic_id=personas.clinic_b.pk, patient_id=other.pk)[0].family_name == "Other"
     assert _patient(clinic_id=personas.clinic_a.pk, patient_id=other.pk) == []  # another clinic's: nothing
