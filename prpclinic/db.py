@@ -80,21 +80,27 @@ class CompiledRead(Generic[M]):
 
     ``build`` takes keyword parameters (``int`` or ``str`` values: ids and codes) and returns a
     queryset of model instances. Only what stays the same between calls may shape the query
-    (filters on constants, ordering, a fixed ``LIMIT``); the parameters may appear anywhere, as
-    themselves or as text (``object_id=str(patient_id)``). A build that uses a parameter in any
-    other way (a list, a computed value) is refused when first compiled, not answered wrongly.
+    (filters on constants, ordering); the parameters may appear anywhere, as themselves or as
+    text (``object_id=str(patient_id)``). A build that computes on a parameter (``patient_id + 1``)
+    or whose SQL changes with one is refused when first compiled, not answered wrongly.
+
+    ``limit``: the rows read (``LIMIT``), fixed in the compiled SQL. A call may ask for another
+    number (``read(..., limit=500)``); that one is built and compiled by Django as usual.
     """
 
-    def __init__(self, build: Callable[..., QuerySet[M]]) -> None:
+    def __init__(self, build: Callable[..., QuerySet[M]], *, limit: int | None = None) -> None:
         self.build = build
+        self.limit = limit
         self.names = tuple(inspect.signature(build).parameters)
         self._local = threading.local()
         functools.update_wrapper(self, build)
         COMPILED_READS.append(self)
 
-    def __call__(self, **values: Any) -> list[M]:
+    def __call__(self, *, limit: int | None = None, **values: Any) -> list[M]:
         if set(values) != set(self.names):
             raise TypeError(f"{self.build.__name__} takes {', '.join(self.names)}")
+        if limit is not None and limit != self.limit:
+            return list(self.build(**values)[:limit])
         alias = DEFAULT_DB_ALIAS
         key = (alias, connections[alias].vendor, timezone.get_current_timezone_name())
         cache = self._local.__dict__.setdefault("compiled", {})
@@ -105,7 +111,8 @@ class CompiledRead(Generic[M]):
 
     def queryset(self, **values: Any) -> QuerySet[M]:
         """The plain queryset for these values (what the compiled read must equal)."""
-        return self.build(**values)
+        queryset = self.build(**values)
+        return queryset if self.limit is None else queryset[: self.limit]
 
     def _compile(self, alias: str) -> _Compiled:
         name = f"{self.build.__module__}.{self.build.__qualname__}"
@@ -114,7 +121,7 @@ class CompiledRead(Generic[M]):
         compiled = []
         for base in _MARKER_BASES:
             markers = {param: base - i * _MARKER_STEP for i, param in enumerate(self.names)}
-            queryset = self.build(**markers)
+            queryset = self.queryset(**markers)
             if queryset._iterable_class is not ModelIterable or queryset._fields or queryset._known_related_objects:
                 raise TypeError(f"{name}: only querysets of model instances can be compiled")
             if any(getattr(lookup, "queryset", None) is not None for lookup in queryset._prefetch_related_lookups):
@@ -201,9 +208,13 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
-def compiled_read(build: Callable[..., QuerySet[M]]) -> CompiledRead[M]:
-    """Decorator: see ``CompiledRead``."""
-    return CompiledRead(build)
+def compiled_read(*, limit: int | None = None) -> Callable[[Callable[..., QuerySet[M]]], CompiledRead[M]]:
+    """Decorator: ``@compiled_read()`` or ``@compiled_read(limit=50)``; see ``CompiledRead``."""
+
+    def decorate(build: Callable[..., QuerySet[M]]) -> CompiledRead[M]:
+        return CompiledRead(build, limit=limit)
+
+    return decorate
 
 
 def attach_related(objects: list[Model], name: str, rows: list[Model]) -> None:

@@ -110,17 +110,17 @@ def test_a_compiled_read_scopes_by_its_values_each_time(personas: Personas, chai
     assert _patient(clinic_id=personas.clinic_a.pk, patient_id=other.pk) == []  # another clinic's: nothing
 
 
-@compiled_read
+@compiled_read()
 def _computed_on(clinic_id: int, patient_id: int) -> QuerySet[Patient]:
     return Patient.objects.filter(clinic_id=clinic_id, pk=patient_id + 1)
 
 
-@compiled_read
+@compiled_read()
 def _unused(clinic_id: int, patient_id: int) -> QuerySet[Patient]:
     return Patient.objects.filter(clinic_id=clinic_id)
 
 
-@compiled_read
+@compiled_read()
 def _values(clinic_id: int) -> QuerySet[Any]:
     return Patient.objects.filter(clinic_id=clinic_id).values("pk")
 

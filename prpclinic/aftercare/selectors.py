@@ -105,7 +105,7 @@ def timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIM
     """Adverse events and aftercare handouts of the patient for the chart's timeline (three queries)."""
     items: list[dict[str, Any]] = []
     scope = {"clinic_id": clinic_id, "patient_id": patient_id}
-    events = _patient_events(**scope) if limit == TIMELINE_LIMIT else _events_query(clinic_id, patient_id)[:limit]
+    events = _patient_events(**scope, limit=limit)
     for event in events:
         serious = "serious, " if event.serious else ""
         items.append(
@@ -118,7 +118,7 @@ def timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIM
                 "url": address("aftercare_event", event.pk),
             }
         )
-    handouts = _patient_handouts(**scope) if limit == TIMELINE_LIMIT else _handouts_query(clinic_id, patient_id)[:limit]
+    handouts = _patient_handouts(**scope, limit=limit)
     for handout in handouts:
         items.append(
             {
@@ -133,7 +133,8 @@ def timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIM
 
 
 # The chart's timeline reads (compiled once: prpclinic.db); the whole-timeline page asks for more rows.
-def _events_query(clinic_id: int, patient_id: int) -> QuerySet[AdverseEvent]:
+@compiled_read(limit=TIMELINE_LIMIT)
+def _patient_events(clinic_id: int, patient_id: int) -> QuerySet[AdverseEvent]:
     return (
         AdverseEvent.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .annotate(current_outcome=_current_outcome())
@@ -141,7 +142,8 @@ def _events_query(clinic_id: int, patient_id: int) -> QuerySet[AdverseEvent]:
     )
 
 
-def _handouts_query(clinic_id: int, patient_id: int) -> QuerySet[AftercareHandout]:
+@compiled_read(limit=TIMELINE_LIMIT)
+def _patient_handouts(clinic_id: int, patient_id: int) -> QuerySet[AftercareHandout]:
     return (
         AftercareHandout.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("by")
@@ -149,7 +151,8 @@ def _handouts_query(clinic_id: int, patient_id: int) -> QuerySet[AftercareHandou
     )
 
 
-def _products_query(clinic_id: int, patient_id: int) -> QuerySet[Any]:
+@compiled_read(limit=TIMELINE_LIMIT)
+def _patient_products(clinic_id: int, patient_id: int) -> QuerySet[Any]:
     from prpclinic.prp.models import Product
 
     return (
@@ -159,16 +162,11 @@ def _products_query(clinic_id: int, patient_id: int) -> QuerySet[Any]:
     )
 
 
-_patient_events = compiled_read(lambda clinic_id, patient_id: _events_query(clinic_id, patient_id)[:TIMELINE_LIMIT])
-_patient_handouts = compiled_read(lambda clinic_id, patient_id: _handouts_query(clinic_id, patient_id)[:TIMELINE_LIMIT])
-_patient_products = compiled_read(lambda clinic_id, patient_id: _products_query(clinic_id, patient_id)[:TIMELINE_LIMIT])
-
-
 def prp_timeline_items(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIMIT) -> list[dict[str, Any]]:
     """The patient's PRP products for the timeline: drawn (with its state) and applied. One query."""
     items: list[dict[str, Any]] = []
     scope = {"clinic_id": clinic_id, "patient_id": patient_id}
-    products = _patient_products(**scope) if limit == TIMELINE_LIMIT else _products_query(clinic_id, patient_id)[:limit]
+    products = _patient_products(**scope, limit=limit)
     for product in products:
         url = address("prp_trace", product.pk)
         items.append(

@@ -23,7 +23,7 @@ def active_membership_rows(user_id: Any) -> list[Membership]:
     return _active_membership_rows(user_id=user_id)
 
 
-@compiled_read  # read on every signed-in request
+@compiled_read()  # read on every signed-in request
 def _active_membership_rows(user_id: int) -> QuerySet[Membership]:
     return (
         Membership.objects.select_related("clinic", "user")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from prpclinic.db import compiled_read
 
 
-@compiled_read
+@compiled_read()
 def _session(session_key: str) -> QuerySet[Session]:
     return Session.objects.filter(session_key=session_key)
 

@@ -131,23 +131,17 @@ def consent_get(*, request: HttpRequest, consent_id: int, for_update: bool = Fal
 
 def patient_consents(*, clinic_id: int, patient_id: int, limit: int = PATIENT_CONSENTS_LIMIT) -> list[SignedConsent]:
     """The patient's signed consents, newest first, with their revocation and who took them. One query."""
-    if limit == PATIENT_CONSENTS_LIMIT:
-        return _patient_consents(clinic_id=clinic_id, patient_id=patient_id)
-    return list(_patient_consents_query(clinic_id, patient_id)[:limit])
+    return _patient_consents(clinic_id=clinic_id, patient_id=patient_id, limit=limit)
 
 
-def _patient_consents_query(clinic_id: int, patient_id: int) -> QuerySet[SignedConsent]:
+@compiled_read(limit=PATIENT_CONSENTS_LIMIT)
+def _patient_consents(clinic_id: int, patient_id: int) -> QuerySet[SignedConsent]:
     return (
         _consents(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("recorded_by", "revocation", "revocation__revoked_by")
         .defer("signature_png", "witness_signature_png")
         .order_by("-signed_at", "-pk")
     )
-
-
-@compiled_read
-def _patient_consents(clinic_id: int, patient_id: int) -> QuerySet[SignedConsent]:
-    return _patient_consents_query(clinic_id, patient_id)[:PATIENT_CONSENTS_LIMIT]
 
 
 def consent_overview(

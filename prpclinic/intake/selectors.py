@@ -110,22 +110,16 @@ def review_queue(*, clinic_id: int, limit: int = LIST_LIMIT) -> list[Screening]:
 
 
 def patient_screenings(*, clinic_id: int, patient_id: int, limit: int = SCREENINGS_READ) -> list[Screening]:
-    if limit == SCREENINGS_READ:
-        return _screenings(clinic_id=clinic_id, patient_id=patient_id)
-    return list(_screenings_query(clinic_id, patient_id)[:limit])
+    return _screenings(clinic_id=clinic_id, patient_id=patient_id, limit=limit)
 
 
-def _screenings_query(clinic_id: int, patient_id: int) -> QuerySet[Screening]:
+@compiled_read(limit=SCREENINGS_READ)
+def _screenings(clinic_id: int, patient_id: int) -> QuerySet[Screening]:
     return (
         Screening.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("recorded_by", "reviewed_by")
         .order_by("-recorded_at", "-id")
     )
-
-
-@compiled_read
-def _screenings(clinic_id: int, patient_id: int) -> QuerySet[Screening]:
-    return _screenings_query(clinic_id, patient_id)[:SCREENINGS_READ]
 
 
 def submission_inbox(*, clinic_id: int, limit: int = LIST_LIMIT) -> list[Submission]:

@@ -189,7 +189,7 @@ def chart_photos(*, clinic_id: int, patient_id: int) -> list[Photo]:
     return _chart_photos(clinic_id=clinic_id, patient_id=patient_id)
 
 
-@compiled_read
+@compiled_read()
 def _chart_photos(clinic_id: int, patient_id: int) -> QuerySet[Photo]:
     return Photo.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=PhotoStatus.ACTIVE).order_by(
         "-taken_at", "-id"
@@ -201,7 +201,7 @@ def chart_scores(*, clinic_id: int, patient_id: int) -> list[Score]:
     return _chart_scores(clinic_id=clinic_id, patient_id=patient_id)
 
 
-@compiled_read
+@compiled_read()
 def _chart_scores(clinic_id: int, patient_id: int) -> QuerySet[Score]:
     return Score.objects.filter(clinic_id=clinic_id, patient_id=patient_id, status=ScoreStatus.CURRENT).order_by(
         "-recorded_at", "-id"

@@ -94,7 +94,7 @@ def patient_get(*, request: HttpRequest, patient_id: int, for_update: bool = Fal
         raise Http404("No such patient in this clinic.") from None
 
 
-@compiled_read
+@compiled_read()
 def _patient(clinic_id: int, patient_id: int) -> QuerySet[Patient]:
     return Patient.objects.filter(clinic_id=clinic_id, pk=patient_id)
 
@@ -113,12 +113,11 @@ def patient_history(*, clinic_id: int, patient_id: int, limit: int = HISTORY_LIM
 
     Only the columns the chart shows: a smaller select list is cheaper to build and read.
     """
-    if limit == HISTORY_LIMIT:
-        return _history(clinic_id=clinic_id, patient_id=patient_id)
-    return list(_history_query(clinic_id, patient_id)[:limit])
+    return _history(clinic_id=clinic_id, patient_id=patient_id, limit=limit)
 
 
-def _history_query(clinic_id: int, patient_id: int) -> QuerySet[AuditEvent]:
+@compiled_read(limit=HISTORY_LIMIT)
+def _history(clinic_id: int, patient_id: int) -> QuerySet[AuditEvent]:
     return (
         AuditEvent.objects.filter(clinic_id=clinic_id, object_type="patients.patient", object_id=str(patient_id))
         .exclude(action="patient.view")
@@ -126,8 +125,3 @@ def _history_query(clinic_id: int, patient_id: int) -> QuerySet[AuditEvent]:
         .only(*HISTORY_FIELDS)
         .order_by("-created_at", "-id")
     )
-
-
-@compiled_read
-def _history(clinic_id: int, patient_id: int) -> QuerySet[AuditEvent]:
-    return _history_query(clinic_id, patient_id)[:HISTORY_LIMIT]

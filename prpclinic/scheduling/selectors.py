@@ -92,7 +92,7 @@ def patient_appointments(*, clinic_id: int, patient_id: int, upcoming_only: bool
     return list(appointments[:limit])
 
 
-@compiled_read
+@compiled_read()
 def _patient_appointments(clinic_id: int, patient_id: int) -> QuerySet[Appointment]:
     return (
         Appointment.objects.filter(clinic_id=clinic_id, patient_id=patient_id)

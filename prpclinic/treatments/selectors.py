@@ -130,7 +130,8 @@ def patient_plans(*, clinic_id: int, patient_id: int, limit: int = PLAN_LIMIT) -
     return plans
 
 
-def _patient_plans_query(clinic_id: int, patient_id: int) -> QuerySet[TreatmentPlan]:
+@compiled_read(limit=PLAN_LIMIT)
+def _patient_plan_rows(clinic_id: int, patient_id: int) -> QuerySet[TreatmentPlan]:
     return (
         TreatmentPlan.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("treatment", "protocol", "created_by")
@@ -138,15 +139,10 @@ def _patient_plans_query(clinic_id: int, patient_id: int) -> QuerySet[TreatmentP
     )
 
 
-@compiled_read
-def _patient_plan_rows(clinic_id: int, patient_id: int) -> QuerySet[TreatmentPlan]:
-    return _patient_plans_query(clinic_id, patient_id)[:PLAN_LIMIT]
-
-
-@compiled_read
+@compiled_read()
 def _patient_plan_sessions(clinic_id: int, patient_id: int) -> QuerySet[PlannedSession]:
     """The sessions of the plans ``_patient_plan_rows`` reads, as ``_plans`` prefetches them."""
-    newest = _patient_plans_query(clinic_id, patient_id).values("pk")[:PLAN_LIMIT]
+    newest = _patient_plan_rows.queryset(clinic_id=clinic_id, patient_id=patient_id).values("pk")
     return (
         PlannedSession.objects.filter(clinic_id=clinic_id, plan__in=newest)
         .select_related("visit")
@@ -252,17 +248,13 @@ def active_plans_of(plans: list[TreatmentPlan], *, clinic_id: int, patient_id: i
     return sorted((p for p in plans if p.status == PlanStatus.ACTIVE), key=lambda p: (p.created_at, p.pk))
 
 
-def _plan_changes_query(clinic_id: int, patient_id: int) -> QuerySet[PlanChange]:
+@compiled_read(limit=TIMELINE_LIMIT)
+def _patient_plan_changes(clinic_id: int, patient_id: int) -> QuerySet[PlanChange]:
     return (
         PlanChange.objects.filter(clinic_id=clinic_id, plan__patient_id=patient_id)
         .select_related("plan__treatment", "by")
         .order_by("-at")
     )
-
-
-@compiled_read
-def _patient_plan_changes(clinic_id: int, patient_id: int) -> QuerySet[PlanChange]:
-    return _plan_changes_query(clinic_id, patient_id)[:TIMELINE_LIMIT]
 
 
 def timeline_items(
@@ -293,11 +285,7 @@ def timeline_items(
             }
         )
     # A change belongs to a plan: a patient without plans has none, and most patients have no plan.
-    changes: list[PlanChange] | QuerySet[PlanChange] = []
-    if plans and limit == TIMELINE_LIMIT:
-        changes = _patient_plan_changes(clinic_id=clinic_id, patient_id=patient_id)
-    elif plans:
-        changes = _plan_changes_query(clinic_id, patient_id)[:limit]
+    changes = _patient_plan_changes(clinic_id=clinic_id, patient_id=patient_id, limit=limit) if plans else []
     for change in changes:
         items.append(
             {

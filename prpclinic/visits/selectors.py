@@ -171,12 +171,11 @@ def chart_visits(*, clinic_id: int, patient_id: int, limit: int = TIMELINE_LIMIT
     The chart reads them once: its visits table shows the first 20, its timeline all of them.
     Only ``CHART_VISIT_FIELDS`` are read: any other field read later costs a query per visit.
     """
-    if limit == TIMELINE_LIMIT:
-        return _chart_visits(clinic_id=clinic_id, patient_id=patient_id)
-    return list(_chart_visits_query(clinic_id, patient_id)[:limit])
+    return _chart_visits(clinic_id=clinic_id, patient_id=patient_id, limit=limit)
 
 
-def _chart_visits_query(clinic_id: int, patient_id: int) -> QuerySet[Visit]:
+@compiled_read(limit=TIMELINE_LIMIT)
+def _chart_visits(clinic_id: int, patient_id: int) -> QuerySet[Visit]:
     return (
         Visit.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
         .select_related("clinician")
@@ -184,11 +183,6 @@ def _chart_visits_query(clinic_id: int, patient_id: int) -> QuerySet[Visit]:
         .annotate(zones_charted=Count("zone_entries", filter=Q(zone_entries__is_current=True)))
         .order_by("-started_at")
     )
-
-
-@compiled_read
-def _chart_visits(clinic_id: int, patient_id: int) -> QuerySet[Visit]:
-    return _chart_visits_query(clinic_id, patient_id)[:TIMELINE_LIMIT]
 
 
 def timeline_items(*, clinic_id: int, patient_id: int, visits: list[Visit] | None = None) -> list[dict[str, Any]]:
