@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Model, QuerySet, prefetch_related_objects
+from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 from django.utils import timezone
 
@@ -51,7 +51,8 @@ def planned_for_its_values() -> Iterator[None]:
 # builds a read's queryset once per thread, database and time zone with marker values in place of
 # its parameters, keeps the SQL and where each parameter goes, and from then on only runs that SQL
 # with the new values and turns the rows into model instances as Django's own iterator does
-# (``select_related`` objects, annotations, deferred fields, then ``prefetch_related``).
+# (``select_related`` objects, annotations, deferred fields). Related rows come from a second
+# compiled read, attached with ``attach_related``.
 # ``tests/test_compiled_reads.py`` checks each compiled read against its plain queryset.
 
 _MARKER_BASES = (-7_316_000_000_000, -8_427_000_000_000)  # ids no table holds; one per parameter below
@@ -72,7 +73,6 @@ class _Compiled:
     populators: tuple[Any, ...]
     annotations: tuple[tuple[str, int], ...]
     converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
-    prefetch: tuple[Any, ...]
 
 
 class CompiledRead(Generic[M]):
@@ -124,17 +124,18 @@ class CompiledRead(Generic[M]):
             queryset = self.queryset(**markers)
             if queryset._iterable_class is not ModelIterable or queryset._fields or queryset._known_related_objects:
                 raise TypeError(f"{name}: only querysets of model instances can be compiled")
-            if any(getattr(lookup, "queryset", None) is not None for lookup in queryset._prefetch_related_lookups):
-                # A Prefetch's own queryset would keep the markers as its values.
-                raise TypeError(f"{name}: a Prefetch with a queryset cannot be compiled")
+            if queryset._prefetch_related_lookups:
+                # Its queries would be Django's own on every call (and a Prefetch's queryset would
+                # keep the markers as its values): compile the related read too, see attach_related.
+                raise TypeError(f"{name}: prefetch_related cannot be compiled; use attach_related")
             compiler = queryset.query.get_compiler(using=alias)
             sql, params = compiler.as_sql()
             forms: dict[Any, tuple[str, Callable[[Any], Any]]] = {}
             for param, marker in markers.items():
                 forms[marker] = (param, _as_is)
                 forms[str(marker)] = (param, str)
-            compiled.append((sql, tuple(params), forms, compiler, queryset))
-        (sql, params, forms, compiler, queryset), (sql_b, params_b, forms_b, _, _) = compiled
+            compiled.append((sql, tuple(params), forms, compiler))
+        (sql, params, forms, compiler), (sql_b, params_b, forms_b, _) = compiled
         if sql != sql_b or len(params) != len(params_b):
             raise TypeError(f"{name}: the SQL's shape depends on a parameter")
         slots = []
@@ -165,7 +166,6 @@ class CompiledRead(Generic[M]):
             populators=tuple(get_related_populators(klass_info, select, alias)),
             annotations=tuple((compiler.annotation_col_map or {}).items()),
             converters=converters,
-            prefetch=tuple(queryset._prefetch_related_lookups),
         )
 
     def _run(self, compiled: _Compiled, alias: str, values: dict[str, Any]) -> list[M]:
@@ -195,8 +195,6 @@ class CompiledRead(Generic[M]):
             for attr, position in compiled.annotations:
                 setattr(obj, attr, row[position])
             objects.append(obj)
-        if compiled.prefetch and objects:
-            prefetch_related_objects(objects, *compiled.prefetch)
         return objects
 
 

@@ -125,12 +125,18 @@ def _values(clinic_id: int) -> QuerySet[Any]:
     return Patient.objects.filter(clinic_id=clinic_id).values("pk")
 
 
+@compiled_read()
+def _prefetching(clinic_id: int) -> QuerySet[Patient]:
+    return Patient.objects.filter(clinic_id=clinic_id).prefetch_related("visits")
+
+
 @pytest.mark.parametrize(
     ("read", "message"),
     [
         (_computed_on, "is used as"),
         (_unused, "patient_id not found"),
         (_values, "only querysets of model instances"),
+        (_prefetching, "use attach_related"),
     ],
 )
 def test_a_read_that_cannot_be_compiled_is_refused_not_answered_wrongly(

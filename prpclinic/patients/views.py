@@ -6,12 +6,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from prpclinic.aftercare.timeline import ChartReads, patient_timeline
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
+from prpclinic.links import address
 from prpclinic.patients import selectors, services
 from prpclinic.patients.forms import MergeForm, PatientForm, ReasonForm
 from prpclinic.visits.models import TreatmentKind
@@ -43,9 +43,10 @@ def patient_search(request: HttpRequest) -> HttpResponse:
         results = [p for p in results if p.pk != int(exclude)]
     template = "patients/list.html#results" if request.htmx else "patients/list.html"
     mode = "merge" if request.POST.get("mode") == "merge" else "open"
-    # Each row links to its chart: one reverse() for the page, not one per row (25 cost ~0.5 ms).
-    chart_url = reverse("patient_chart", args=[0]).removesuffix("0/")
-    context = {"results": results, "query": query, "searched": True, "mode": mode, "chart_url": chart_url}
+    for patient in results:
+        # From the cached pattern (prpclinic.links): a reverse() per row cost ~0.5 ms for 25 rows.
+        patient.chart_address = address("patient_chart", patient.pk)
+    context = {"results": results, "query": query, "searched": True, "mode": mode}
     return render(request, template, context)
 
 

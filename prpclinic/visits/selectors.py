@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
-from django.urls import reverse
 
 from prpclinic.db import compiled_read
+from prpclinic.links import address
 from prpclinic.visits import bodymaps
 from prpclinic.visits.models import TreatmentKind, Visit, ZoneEntry
 
@@ -192,8 +192,6 @@ def timeline_items(*, clinic_id: int, patient_id: int, visits: list[Visit] | Non
     """
     if visits is None:
         visits = chart_visits(clinic_id=clinic_id, patient_id=patient_id)
-    # One reverse() for all rows: at 50 visits a reverse() each cost about a millisecond.
-    url = reverse("visit_detail", args=[0]).removesuffix("0/")
     items: list[dict[str, Any]] = []
     for visit in visits[:TIMELINE_LIMIT]:
         at: dt.datetime = visit.started_at
@@ -205,7 +203,7 @@ def timeline_items(*, clinic_id: int, patient_id: int, visits: list[Visit] | Non
                 "kind": "visit",
                 "title": f"{visit.get_treatment_display()} visit",
                 "detail": detail,
-                "url": f"{url}{visit.pk}/",
+                "url": address("visit_detail", visit.pk),
             }
         )
     return items
