@@ -107,6 +107,7 @@ class Result:
     ratio: float | None = None  # req/s as a share of /healthz at the same concurrency
     cpu_ratio: float | None = None  # /healthz's CPU per request as a share of this one's
     verdict: str = ""  # PASS / FAIL against the targets, "" for the baseline
+    checks: list[str] = field(default_factory=list)  # each target with its figure: "22% >= 40%: missed"
 
     @property
     def cpu_ms(self) -> float:
@@ -473,9 +474,15 @@ def judge(results: list[Result]) -> bool:
             r.verdict = "" if not r.errors else "ERRORS"
             ok = ok and not r.errors
             continue
-        passed = r.ratio is not None and r.ratio >= MIN_RATIO[r.endpoint] and not r.errors
+        # Each target on its own, so a reader sees which one holds and by how much.
+        ratio_met = r.ratio is not None and r.ratio >= MIN_RATIO[r.endpoint]
+        shown = f"{r.ratio:.0%}" if r.ratio is not None else "-"
+        r.checks = [f"{shown} >= {MIN_RATIO[r.endpoint]:.0%}: {'met' if ratio_met else 'missed'}"]
+        passed = ratio_met and not r.errors
         if r.clients == P95_AT_CLIENTS:
-            passed = passed and r.p95_ms < P95_LIMIT_MS
+            p95_met = r.p95_ms < P95_LIMIT_MS
+            r.checks.append(f"p95 {r.p95_ms:.1f} < {P95_LIMIT_MS:.0f} ms: {'met' if p95_met else 'missed'}")
+            passed = passed and p95_met
         r.verdict = "PASS" if passed else ("ERRORS" if r.errors else "FAIL")
         ok = ok and passed
     return ok
@@ -491,10 +498,7 @@ def table(label: str, results: list[Result]) -> str:
         ratio = f"{r.ratio:.0%}" if r.ratio is not None else "-"
         cpu_ratio = f"{r.cpu_ratio:.0%}" if r.cpu_ratio is not None else "-"
         if r.endpoint in MIN_RATIO:
-            goal = f">= {MIN_RATIO[r.endpoint]:.0%}" + (
-                f", p95 < {P95_LIMIT_MS:.0f} ms" if r.clients == P95_AT_CLIENTS else ""
-            )
-            target = f"{r.verdict} ({goal})"
+            target = f"{r.verdict} ({'; '.join(r.checks)})"
         else:
             target = "baseline" + (f" {r.verdict}" if r.verdict else "")
         errors = f"  [{r.errors} errors]" if r.errors else ""
