@@ -18,7 +18,7 @@ from django.utils import timezone
 
 import prpclinic
 from prpclinic.db import COMPILED_READS, CompiledRead, compiled_read
-from prpclinic.patients.models import Patient
+from prpclinic.patients.models import ExternalIdentifier, Patient
 from tests.conftest import Chain, Personas, clinic_request, make_patient
 from tests.matrix_outcomes import placeholders as outcome_rows
 from tests.matrix_scheduling import make_appointment, schedule_setup
@@ -45,7 +45,8 @@ def _state(obj: Model, depth: int = 0) -> dict[str, Any]:
 
 def _rich_patient(personas: Personas, chain: Chain) -> dict[str, Any]:
     """A patient with a plan, screening, consent, visit, PRP product, adverse event, aftercare,
-    photo, score, appointment and a changed record; the values every compiled read takes."""
+    photo, score, appointment, another system's number and a changed record; the values every
+    compiled read takes."""
     from prpclinic.treatments.models import TreatmentPlan
     from prpclinic.treatments.plans import plan_set_count
 
@@ -57,6 +58,13 @@ def _rich_patient(personas: Personas, chain: Chain) -> dict[str, Any]:
     outcome_rows(personas, chain.patient)
     schedule = schedule_setup(personas)
     make_appointment(personas, chain.patient, schedule, starts_at=timezone.now() + dt.timedelta(days=3))
+    ExternalIdentifier.objects.create(
+        clinic=personas.clinic_a,
+        patient=chain.patient,
+        system="https://hospital.example/mrn",
+        value="H-1",
+        source="staff",
+    )
     client_values = {"clinic_id": personas.clinic_a.pk, "patient_id": chain.patient.pk}
     return client_values
 

@@ -50,7 +50,7 @@ def test_the_chart_reads_each_table_of_a_panel_and_the_timeline_once(
     assert reads == dict.fromkeys(SHARED_TABLES, 1)
     # No row reads a column left out by .only() (each would cost a query): with a plan, its
     # sessions and its changes are the two statements more than the bound in tests/test_patients.py.
-    assert len(ctx.captured_queries) == 17, "\n".join(q["sql"][:90] for q in ctx.captured_queries)
+    assert len(ctx.captured_queries) == 18, "\n".join(q["sql"][:90] for q in ctx.captured_queries)
     # ...and what was read shows in both places: the plan in its panel and in the timeline.
     assert "session 0 of" in panel(page, "treatments-panel")
     assert 'data-kind="plan"' in page and 'data-kind="visit"' in page and 'data-kind="consent"' in page

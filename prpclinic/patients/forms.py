@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from prpclinic.patients.models import Patient
+from prpclinic.patients.models import ExternalIdentifier, Patient, validate_identifier_system
 from prpclinic.patients.services import DEMOGRAPHIC_FIELDS
 
 
@@ -61,3 +61,22 @@ class ReasonForm(forms.Form):
 class MergeForm(forms.Form):
     survivor = forms.IntegerField(widget=forms.HiddenInput, error_messages={"required": "Choose the record to keep."})
     reason = forms.CharField(max_length=300)
+
+
+class IdentifierForm(forms.Form):
+    """A number the patient has in another system, and which system that is (a URI)."""
+
+    system = forms.CharField(
+        label="System",
+        max_length=ExternalIdentifier._meta.get_field("system").max_length,
+        validators=[validate_identifier_system],
+        help_text="The issuer's URI, e.g. https://hospital.example/mrn or urn:oid:1.2.36.146.595.217.0.1.",
+    )
+    value = forms.CharField(label="Number", max_length=ExternalIdentifier._meta.get_field("value").max_length)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.error_messages["max_length"] = (
+                "This is too long: at most %(limit_value)d characters (it has %(show_value)d)."
+            )

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest
 
 from prpclinic.audit.models import AuditEvent
 from prpclinic.db import compiled_read, planned_for_its_values
-from prpclinic.patients.models import Patient, fold
+from prpclinic.patients.models import ExternalIdentifier, Patient, fold
 
 SEARCH_LIMIT = 25
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y")
@@ -97,6 +97,23 @@ def patient_get(*, request: HttpRequest, patient_id: int, for_update: bool = Fal
 @compiled_read()
 def _patient(clinic_id: int, patient_id: int) -> QuerySet[Patient]:
     return Patient.objects.filter(clinic_id=clinic_id, pk=patient_id)
+
+
+IDENTIFIERS_SHOWN = 20  # a patient's numbers in other systems on the chart; more is an import gone wrong
+
+
+@compiled_read(limit=IDENTIFIERS_SHOWN)
+def patient_identifiers(clinic_id: int, patient_id: int) -> QuerySet[ExternalIdentifier]:
+    """The patient's numbers in other systems (a hospital's MRN, an insurer's), by system."""
+    return ExternalIdentifier.objects.filter(clinic_id=clinic_id, patient_id=patient_id).order_by(
+        "system", "value", "id"
+    )
+
+
+def patient_identifier_list(*, clinic_id: int, patient_id: int, limit: int = 200) -> list[ExternalIdentifier]:
+    """Every number of the patient's, with who entered it (none for an import), for its own page."""
+    rows = ExternalIdentifier.objects.filter(clinic_id=clinic_id, patient_id=patient_id).select_related("created_by")
+    return list(rows.order_by("system", "value", "id")[:limit])
 
 
 def patients_recent(*, clinic_id: int, limit: int = 10) -> list[Patient]:

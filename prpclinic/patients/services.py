@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
 from prpclinic.clinics.models import Clinic
-from prpclinic.patients.models import ExternalIdentifier, Patient
+from prpclinic.patients.models import ExternalIdentifier, IdentifierSource, Patient
 from prpclinic.patients.selectors import patient_get
 
 DEMOGRAPHIC_FIELDS = (
@@ -222,3 +222,49 @@ def _move_related_records(*, duplicate: Patient, survivor: Patient) -> dict[str,
         if count:
             moved[relation.related_model._meta.label_lower] = count
     return moved
+
+
+def identifier_add(*, request: HttpRequest, patient_id: int, system: str, value: str) -> ExternalIdentifier:
+    """Record the patient's number in another system (a hospital's MRN, say), as entered by staff.
+
+    One number of one system names one patient of the clinic: a number already held is refused
+    with the record that holds it, so that a later import finds the right patient.
+    Side effects: audits ``patient.identifier_add`` on the patient with the number.
+    """
+    access.require(request, "patient.edit")
+    with transaction.atomic():
+        patient = patient_get(request=request, patient_id=patient_id, for_update=True)
+        if patient.merged_into_id:
+            raise ValidationError("This record was merged into another; add the number to that one.")
+        if not patient.is_active:
+            raise ValidationError("This record is deactivated; reactivate it before adding a number.")
+        identifier = ExternalIdentifier(
+            clinic=request.clinic,
+            patient=patient,
+            system=system,
+            value=value,
+            source=IdentifierSource.STAFF,
+            created_by=request.user,
+        )
+        identifier.full_clean(validate_constraints=False)
+        holder = (
+            ExternalIdentifier.objects.filter(clinic=request.clinic, system=identifier.system, value=identifier.value)
+            .select_related("patient")
+            .only("patient__id", "patient__mrn")
+            .first()
+        )
+        if holder is not None:
+            whose = "this record" if holder.patient_id == patient.pk else f"the record {holder.patient.mrn}"
+            raise ValidationError({"value": f"This number of that system already belongs to {whose}."})
+        try:
+            with transaction.atomic():
+                identifier.save()
+        except IntegrityError as exc:  # the same number entered twice at once
+            raise ValidationError({"value": "This number of that system already belongs to a record."}) from exc
+        audit_record(
+            action="patient.identifier_add",
+            request=request,
+            obj=patient,
+            changes={"external_identifiers": [None, str(identifier)]},
+        )
+    return identifier

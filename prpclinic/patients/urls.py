@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:patient_id>/deactivate/", views.patient_deactivate, name="patient_deactivate"),
     path("<int:patient_id>/reactivate/", views.patient_reactivate, name="patient_reactivate"),
     path("<int:patient_id>/merge/", views.patient_merge, name="patient_merge"),
+    path("<int:patient_id>/identifiers/", views.patient_identifiers, name="patient_identifiers"),
 ]

@@ -13,7 +13,7 @@ from prpclinic.audit.services import audit_record
 from prpclinic.clinics.access import can, clinic_view
 from prpclinic.links import address
 from prpclinic.patients import selectors, services
-from prpclinic.patients.forms import MergeForm, PatientForm, ReasonForm
+from prpclinic.patients.forms import IdentifierForm, MergeForm, PatientForm, ReasonForm
 from prpclinic.visits.models import TreatmentKind
 
 CHART_VISITS = 20  # rows of the chart's visits table; the timeline lists more
@@ -85,6 +85,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
         "patients/chart.html",
         {
             "patient": patient,
+            "identifiers": selectors.patient_identifiers(clinic_id=request.clinic.pk, patient_id=patient.pk),
             "history": history,
             "visits": reads.visits[:CHART_VISITS],
             "reads": reads,
@@ -165,4 +166,27 @@ def patient_merge(request: HttpRequest, patient_id: int) -> HttpResponse:
             return redirect("patient_chart", patient_id=survivor.pk)
     return render(
         request, "patients/merge.html", {"duplicate": duplicate, "form": form}, status=400 if form.errors else 200
+    )
+
+
+@clinic_view("patient.edit")
+@require_http_methods(["GET", "POST"])
+def patient_identifiers(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The patient's numbers in other systems; staff add one (a hospital's MRN on a referral letter)."""
+    patient = selectors.patient_get(request=request, patient_id=patient_id)
+    form = IdentifierForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            identifier = services.identifier_add(request=request, patient_id=patient.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Number {identifier.value} added to the record.")
+            return redirect("patient_chart", patient_id=patient.pk)
+    identifiers = selectors.patient_identifier_list(clinic_id=request.clinic.pk, patient_id=patient.pk)
+    return render(
+        request,
+        "patients/identifiers.html",
+        {"patient": patient, "identifiers": identifiers, "form": form},
+        status=400 if form.errors else 200,
     )

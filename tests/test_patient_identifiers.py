@@ -1,0 +1,110 @@
+"""A patient's numbers in other systems: staff add one, the chart shows it, bad input changes nothing."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+
+from prpclinic.audit.models import AuditEvent
+from prpclinic.patients.models import ExternalIdentifier
+from tests.conftest import Personas, make_patient
+
+HOSPITAL = "https://hospital.example/mrn"
+
+
+def test_a_nurse_adds_a_hospital_number_and_the_chart_shows_it(personas: Personas, signed_in: Any) -> None:
+    patient = make_patient(personas.clinic_a)
+    client = signed_in("nurse")
+    response = client.post(f"/patients/{patient.pk}/identifiers/", {"system": f" {HOSPITAL} ", "value": " H-20931 "})
+    assert response.status_code == 302 and response["Location"] == f"/patients/{patient.pk}/"
+    chart = client.get(response["Location"]).content.decode()
+    shown = chart.split('data-testid="external-identifiers">')[1].split("</dd>")[0]
+    assert "H-20931" in shown and HOSPITAL in shown and "Entered by staff" in shown
+    assert "Number H-20931 added to the record." in chart
+    saved = ExternalIdentifier.objects.get(patient=patient)
+    assert (saved.system, saved.value, saved.source, saved.created_by) == (HOSPITAL, "H-20931", "staff", personas.nurse)
+    event = AuditEvent.objects.get(action="patient.identifier_add")
+    assert event.object_id == str(patient.pk) and event.actor == personas.nurse
+    assert event.changes == {"external_identifiers": [None, f"{HOSPITAL}|H-20931"]}
+    page = client.get(f"/patients/{patient.pk}/identifiers/").content.decode()
+    assert "H-20931" in page and "by Nina Nurse" in page
+
+
+def test_a_chart_without_other_numbers_says_so(personas: Personas, signed_in: Any) -> None:
+    patient = make_patient(personas.clinic_a)
+    chart = signed_in("front_desk").get(f"/patients/{patient.pk}/").content.decode()
+    shown = chart.split('data-testid="external-identifiers">')[1].split("</dd>")[0]
+    assert "—" in shown and f"/patients/{patient.pk}/identifiers/" in shown
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"system": "hospital", "value": "H-1"}, "system", "is not an identifier system"),
+        ({"system": "https://hospital.example/my mrn", "value": "H-1"}, "system", "may not contain spaces"),
+        ({"system": HOSPITAL, "value": "9" * 101}, "value", "at most 100 characters (it has 101)"),
+        ({"system": HOSPITAL, "value": ""}, "value", "This field is required."),
+    ],
+)
+def test_bad_input_is_refused_next_to_its_field_and_nothing_is_saved(
+    personas: Personas, signed_in: Any, data: dict[str, str], field: str, message: str
+) -> None:
+    patient = make_patient(personas.clinic_a)
+    response = signed_in("nurse").post(f"/patients/{patient.pk}/identifiers/", data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    errors = page.split(f'id="id_{field}_error"')[1].split("</ul>")[0]
+    assert message in html.unescape(errors)
+    assert not ExternalIdentifier.objects.exists()
+    assert not AuditEvent.objects.filter(action="patient.identifier_add").exists()
+
+
+def test_a_number_already_held_names_the_record_that_holds_it(personas: Personas, signed_in: Any) -> None:
+    holder = make_patient(personas.clinic_a, family_name="Holder")
+    other = make_patient(personas.clinic_a, family_name="Other")
+    client = signed_in("nurse")
+    assert client.post(f"/patients/{holder.pk}/identifiers/", {"system": HOSPITAL, "value": "H-7"}).status_code == 302
+    response = client.post(f"/patients/{other.pk}/identifiers/", {"system": HOSPITAL, "value": "H-7"})
+    assert response.status_code == 400
+    assert f"already belongs to the record {holder.mrn}" in response.content.decode()
+    again = client.post(f"/patients/{holder.pk}/identifiers/", {"system": HOSPITAL, "value": "H-7"})
+    assert "already belongs to this record" in again.content.decode()
+    assert list(ExternalIdentifier.objects.values_list("patient_id", flat=True)) == [holder.pk]
+
+
+def test_another_clinic_may_hold_the_same_number_for_its_own_record(personas: Personas, signed_in: Any) -> None:
+    ours = make_patient(personas.clinic_a)
+    theirs = make_patient(personas.clinic_b)
+    ExternalIdentifier.objects.create(
+        clinic=personas.clinic_b, patient=theirs, system=HOSPITAL, value="H-7", source="fhir-import"
+    )
+    assert (
+        signed_in("nurse").post(f"/patients/{ours.pk}/identifiers/", {"system": HOSPITAL, "value": "H-7"}).status_code
+        == 302
+    )
+    chart = signed_in("nurse").get(f"/patients/{ours.pk}/").content.decode()
+    assert "H-7" in chart
+    # ...and clinic B's physician sees only clinic B's record, never ours.
+    assert signed_in("other_physician").get(f"/patients/{ours.pk}/identifiers/").status_code == 404
+
+
+def test_a_deactivated_record_takes_no_new_number(personas: Personas, signed_in: Any) -> None:
+    patient = make_patient(personas.clinic_a, is_active=False)
+    response = signed_in("nurse").post(f"/patients/{patient.pk}/identifiers/", {"system": HOSPITAL, "value": "H-1"})
+    assert response.status_code == 400
+    refused = response.content.decode().split('class="errorlist nonfield">')[1].split("</ul>")[0]
+    assert "reactivate it before adding a number" in refused
+    assert not ExternalIdentifier.objects.exists()
+    page = signed_in("nurse").get(f"/patients/{patient.pk}/identifiers/").content.decode()
+    assert "Add the number" not in page
+
+
+def test_a_script_in_a_number_is_shown_as_text(personas: Personas, signed_in: Any) -> None:
+    patient = make_patient(personas.clinic_a)
+    client = signed_in("nurse")
+    client.post(f"/patients/{patient.pk}/identifiers/", {"system": HOSPITAL, "value": "<script>alert(1)</script>"})
+    for url in (f"/patients/{patient.pk}/", f"/patients/{patient.pk}/identifiers/"):
+        page = client.get(url).content.decode()
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
