@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics.models import Clinic, Membership, User
 from prpclinic.clinics.roles import TWO_FACTOR_REQUIRED, Role
-from prpclinic.patients.models import Patient, Sex, fold
+from prpclinic.patients.models import ExternalIdentifier, IdentifierSource, Patient, Sex, fold
 from prpclinic.patients.services import next_mrn
 from prpclinic.planner.rcf import rpm_from_rcf
 
@@ -204,6 +204,22 @@ class Command(BaseCommand):
             patient.full_clean()
             patient.save()
             audit_record(action="patient.create", clinic=clinic, actor=admin, obj=patient, changes={"source": "demo"})
+            if index % 5 == 0:  # referred by a hospital: its record number, as the chart shows it
+                number = ExternalIdentifier.objects.create(
+                    clinic=clinic,
+                    patient=patient,
+                    system="https://hospital.example/mrn",
+                    value=f"H-{204100 + index}",
+                    source=IdentifierSource.STAFF,
+                    created_by=admin,
+                )
+                audit_record(
+                    action="patient.identifier_add",
+                    clinic=clinic,
+                    actor=admin,
+                    obj=patient,
+                    changes={"external_identifiers": [None, str(number)]},
+                )
         self._seed(clinic)
         self._seed(second)
         lab = self._load_lab(clinic)
