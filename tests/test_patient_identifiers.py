@@ -77,15 +77,16 @@ def test_a_number_already_held_names_the_record_that_holds_it(personas: Personas
 def test_another_clinic_may_hold_the_same_number_for_its_own_record(personas: Personas, signed_in: Any) -> None:
     ours = make_patient(personas.clinic_a)
     theirs = make_patient(personas.clinic_b)
-    ExternalIdentifier.objects.create(
-        clinic=personas.clinic_b, patient=theirs, system=HOSPITAL, value="H-7", source="fhir-import"
-    )
+    for value in ("H-7", "H-B"):  # H-B: only clinic B's record has it
+        ExternalIdentifier.objects.create(
+            clinic=personas.clinic_b, patient=theirs, system=HOSPITAL, value=value, source="fhir-import"
+        )
     assert (
         signed_in("nurse").post(f"/patients/{ours.pk}/identifiers/", {"system": HOSPITAL, "value": "H-7"}).status_code
         == 302
     )
     chart = signed_in("nurse").get(f"/patients/{ours.pk}/").content.decode()
-    assert "H-7" in chart
+    assert "H-7" in chart and "H-B" not in chart
     # ...and clinic B's physician sees only clinic B's record, never ours.
     assert signed_in("other_physician").get(f"/patients/{ours.pk}/identifiers/").status_code == 404
 
@@ -108,3 +109,34 @@ def test_a_script_in_a_number_is_shown_as_text(personas: Personas, signed_in: An
     for url in (f"/patients/{patient.pk}/", f"/patients/{patient.pk}/identifiers/"):
         page = client.get(url).content.decode()
         assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_clinics_own_record_number_system_is_not_another_system(personas: Personas, signed_in: Any) -> None:
+    """Exports name the MRN with the clinic's own system; stored as "other", it would clash on re-import."""
+    patient = make_patient(personas.clinic_a)
+    own = f"urn:prpclinic:clinic:{personas.clinic_a.slug}:mrn"
+    response = signed_in("nurse").post(f"/patients/{patient.pk}/identifiers/", {"system": own, "value": "A000999"})
+    assert response.status_code == 400
+    errors = response.content.decode().split('id="id_system_error"')[1].split("</ul>")[0]
+    assert "this clinic&#x27;s own record number" in errors
+    assert not ExternalIdentifier.objects.exists()
+
+
+def test_a_merged_away_record_sends_the_number_to_the_kept_one(personas: Personas, signed_in: Any) -> None:
+    kept = make_patient(personas.clinic_a, family_name="Kept")
+    duplicate = make_patient(personas.clinic_a, family_name="Duplicate")
+    client = signed_in("physician")
+    merged = client.post(f"/patients/{duplicate.pk}/merge/", {"survivor": kept.pk, "reason": "Registered twice"})
+    assert merged.status_code == 302
+    response = client.post(f"/patients/{duplicate.pk}/identifiers/", {"system": HOSPITAL, "value": "H-1"})
+    assert response.status_code == 400
+    assert "merged into another; add the number to that one" in html.unescape(response.content.decode())
+    assert not ExternalIdentifier.objects.exists()
+
+
+def test_a_bad_field_on_a_deactivated_record_is_still_explained(personas: Personas, signed_in: Any) -> None:
+    patient = make_patient(personas.clinic_a, is_active=False)
+    response = signed_in("nurse").post(f"/patients/{patient.pk}/identifiers/", {"system": "hospital", "value": "H-1"})
+    assert response.status_code == 400
+    refused = html.unescape(response.content.decode().split('class="errorlist nonfield">')[1].split("</ul>")[0])
+    assert "System: “hospital” is not an identifier system" in refused

@@ -41,6 +41,7 @@ from prpclinic.patients.models import (
     IdentifierSource,
     Patient,
     Sex,
+    mrn_system,
     validate_identifier_system,
 )
 from prpclinic.patients.services import patient_create, patient_update
@@ -93,10 +94,6 @@ SEX_WORDS: dict[str, str] = {
     "unknown": Sex.UNKNOWN,
     "u": Sex.UNKNOWN,
 }
-
-
-def mrn_system(slug: str) -> str:
-    return f"urn:prpclinic:clinic:{slug}:mrn"
 
 
 class ImportRefused(Exception):

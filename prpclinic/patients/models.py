@@ -146,6 +146,11 @@ def validate_identifier_system(value: str) -> None:
         ) from None
 
 
+def mrn_system(clinic_slug: str) -> str:
+    """The identifier system of a clinic's own record numbers, as FHIR exports and imports name it."""
+    return f"urn:prpclinic:clinic:{clinic_slug}:mrn"
+
+
 class IdentifierSource(models.TextChoices):
     FHIR_IMPORT = "fhir-import", "FHIR import"
     CSV_IMPORT = "csv-import", "CSV import"

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from prpclinic.audit.services import audit_record
 from prpclinic.clinics import access
 from prpclinic.clinics.models import Clinic
-from prpclinic.patients.models import ExternalIdentifier, IdentifierSource, Patient
+from prpclinic.patients.models import ExternalIdentifier, IdentifierSource, Patient, mrn_system
 from prpclinic.patients.selectors import patient_get
 
 DEMOGRAPHIC_FIELDS = (
@@ -246,7 +246,12 @@ def identifier_add(*, request: HttpRequest, patient_id: int, system: str, value:
             source=IdentifierSource.STAFF,
             created_by=request.user,
         )
-        identifier.full_clean(validate_constraints=False)
+        # The record and who entered it are set above; only what was typed is checked (and stripped).
+        identifier.full_clean(exclude=["clinic", "patient", "created_by"], validate_constraints=False)
+        if identifier.system == mrn_system(request.clinic.slug):
+            raise ValidationError(
+                {"system": "That is this clinic's own record number (the MRN), not another system's."}
+            )
         holder = (
             ExternalIdentifier.objects.filter(clinic=request.clinic, system=identifier.system, value=identifier.value)
             .select_related("patient")

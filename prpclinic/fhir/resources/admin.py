@@ -28,7 +28,7 @@ from prpclinic.fhir.codesystems import EXT_SHA256, local_coding
 from prpclinic.fhir.registry import BuildContext, Include, ResourceDef, SearchError, SearchParam, reference, register
 from prpclinic.intake.models import Screening
 from prpclinic.intake.rules import QUESTIONS_BY_KEY
-from prpclinic.patients.models import ExternalIdentifier, Patient
+from prpclinic.patients.models import ExternalIdentifier, Patient, mrn_system
 from prpclinic.prp.models import ProductStatus
 from prpclinic.scheduling.models import Appointment
 from prpclinic.treatments.models import PlannedSession, TreatmentPlan
@@ -39,10 +39,6 @@ LOINC = "http://loinc.org"
 DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 PROVENANCE_AGENT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 QUESTIONNAIRE_BASE = "https://prpclinic.org/fhir/Questionnaire"
-
-
-def mrn_system(clinic_slug: str) -> str:
-    return f"urn:prpclinic:clinic:{clinic_slug}:mrn"
 
 
 def _instant(value: dt.datetime) -> str:
