@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from prpclinic.audit.models import AuditEvent
-from prpclinic.patients.models import ExternalIdentifier
+from prpclinic.patients.models import ExternalIdentifier, Patient
 from tests.conftest import Personas, make_patient
+from tests.test_fhir_import import bundle, hospital_patient, upload
 
 HOSPITAL = "https://hospital.example/mrn"
 
@@ -27,7 +28,7 @@ def test_a_nurse_adds_a_hospital_number_and_the_chart_shows_it(personas: Persona
     assert (saved.system, saved.value, saved.source, saved.created_by) == (HOSPITAL, "H-20931", "staff", personas.nurse)
     event = AuditEvent.objects.get(action="patient.identifier_add")
     assert event.object_id == str(patient.pk) and event.actor == personas.nurse
-    assert event.changes == {"external_identifiers": [None, f"{HOSPITAL}|H-20931"]}
+    assert event.changes == {"external_identifiers": [None, [f"{HOSPITAL}|H-20931"]]}
     page = client.get(f"/patients/{patient.pk}/identifiers/").content.decode()
     assert "H-20931" in page and "by Nina Nurse" in page
 
@@ -140,3 +141,15 @@ def test_a_bad_field_on_a_deactivated_record_is_still_explained(personas: Person
     assert response.status_code == 400
     refused = html.unescape(response.content.decode().split('class="errorlist nonfield">')[1].split("</ul>")[0])
     assert "System: “hospital” is not an identifier system" in refused
+
+
+def test_an_import_of_that_system_then_finds_the_record(personas: Personas, signed_in: Any) -> None:
+    """The point of the number: the hospital's export updates the patient instead of registering a twin."""
+    patient = make_patient(personas.clinic_a, given_name="Lena", family_name="Huber")
+    added = signed_in("nurse").post(f"/patients/{patient.pk}/identifiers/", {"system": HOSPITAL, "value": "H-100"})
+    assert added.status_code == 302
+    report = upload(
+        signed_in("admin"), bundle(("urn:uuid:a", hospital_patient((HOSPITAL, "H-100"), address=[{"text": "Gasse 2"}])))
+    )
+    assert "Imported: 0 created, 1 updated, 0 unchanged." in report.content.decode()
+    assert list(Patient.objects.filter(clinic=personas.clinic_a)) == [patient]

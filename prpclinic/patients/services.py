@@ -270,6 +270,6 @@ def identifier_add(*, request: HttpRequest, patient_id: int, system: str, value:
             action="patient.identifier_add",
             request=request,
             obj=patient,
-            changes={"external_identifiers": [None, str(identifier)]},
+            changes={"external_identifiers": [None, [str(identifier)]]},  # as an import writes it,
         )
     return identifier

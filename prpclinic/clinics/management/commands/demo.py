@@ -218,7 +218,7 @@ class Command(BaseCommand):
                     clinic=clinic,
                     actor=admin,
                     obj=patient,
-                    changes={"external_identifiers": [None, str(number)]},
+                    changes={"external_identifiers": [None, [str(number)]]},
                 )
         self._seed(clinic)
         self._seed(second)
