@@ -198,4 +198,4 @@ def test_the_rest_of_each_series_is_booked_and_the_next_working_day_has_first_vi
 
 def test_a_referred_demo_patient_shows_the_hospitals_number_on_the_chart(demo: str) -> None:
     text = page_text(client_for("frontdesk").get(f"/patients/{patient('L000001').pk}/"))
-    assert "Other numbers H-204100 https://hospital.example/mrn" in text
+    assert "Other IDs H-204100 https://hospital.example/mrn" in text
