@@ -476,16 +476,16 @@ def judge(results: list[Result]) -> bool:
             continue
         # Each target on its own, so a reader sees which one holds and by how much.
         # Judged on the figure as printed, rounded against the target (ratio down, p95 up), so
-        # that the line never reads "40.0% >= 40%: missed" or "p95 50.0 < 50 ms: met".
-        ratio = math.floor(r.ratio * 1000) / 1000 if r.ratio is not None else None
+        # that the line never reads "40.0% >= 40%: missed" or "p95 50.00 < 50 ms: met".
+        ratio = math.floor(round(r.ratio * 1000, 6)) / 1000 if r.ratio is not None else None
         ratio_met = ratio is not None and ratio >= MIN_RATIO[r.endpoint]
         shown = f"{ratio:.1%}" if ratio is not None else "-"
         r.checks = [f"{shown} >= {MIN_RATIO[r.endpoint]:.0%}: {'met' if ratio_met else 'missed'}"]
         passed = ratio_met and not r.errors
         if r.clients == P95_AT_CLIENTS:
-            p95 = math.ceil(r.p95_ms * 10) / 10
+            p95 = math.ceil(round(r.p95_ms * 100, 6)) / 100  # one digit more than the table's column
             p95_met = p95 < P95_LIMIT_MS
-            r.checks.append(f"p95 {p95:.1f} < {P95_LIMIT_MS:.0f} ms: {'met' if p95_met else 'missed'}")
+            r.checks.append(f"p95 {p95:.2f} < {P95_LIMIT_MS:.0f} ms: {'met' if p95_met else 'missed'}")
             passed = passed and p95_met
         r.verdict = "PASS" if passed else ("ERRORS" if r.errors else "FAIL")
         ok = ok and passed

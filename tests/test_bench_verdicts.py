@@ -20,11 +20,11 @@ def test_a_page_meeting_its_p95_but_not_its_ratio_says_so() -> None:
     ]
     assert judge(results) is False
     search, chart = results[1], results[2]
-    assert search.verdict == "FAIL" and search.checks == ["22.0% >= 40%: missed", "p95 31.6 < 50 ms: met"]
-    assert chart.verdict == "FAIL" and chart.checks == ["30.0% >= 25%: met", "p95 62.7 < 50 ms: missed"]
+    assert search.verdict == "FAIL" and search.checks == ["22.0% >= 40%: missed", "p95 31.60 < 50 ms: met"]
+    assert chart.verdict == "FAIL" and chart.checks == ["30.0% >= 25%: met", "p95 62.70 < 50 ms: missed"]
     printed = table("granian", results)
-    assert "FAIL (22.0% >= 40%: missed; p95 31.6 < 50 ms: met)" in printed
-    assert "FAIL (30.0% >= 25%: met; p95 62.7 < 50 ms: missed)" in printed
+    assert "FAIL (22.0% >= 40%: missed; p95 31.60 < 50 ms: met)" in printed
+    assert "FAIL (30.0% >= 25%: met; p95 62.70 < 50 ms: missed)" in printed
 
 
 def test_every_target_met_passes_and_16_clients_have_no_p95_target() -> None:
@@ -44,6 +44,6 @@ def test_every_target_met_passes_and_16_clients_have_no_p95_target() -> None:
 def test_a_figure_just_short_of_its_target_does_not_print_as_the_target() -> None:
     results = [_result("healthz", 4, 1000, 4.0), _result("search", 4, 398, 49.996), _result("chart", 4, 250, 50.004)]
     judge(results)
-    assert results[1].checks == ["39.8% >= 40%: missed", "p95 50.0 < 50 ms: missed"]  # 49.996 is not under 50.0
-    assert results[2].checks == ["25.0% >= 25%: met", "p95 50.1 < 50 ms: missed"]
+    assert results[1].checks == ["39.8% >= 40%: missed", "p95 50.00 < 50 ms: missed"]  # 49.996 is not under 50.00
+    assert results[2].checks == ["25.0% >= 25%: met", "p95 50.01 < 50 ms: missed"]
     assert [r.verdict for r in results[1:]] == ["FAIL", "FAIL"]
