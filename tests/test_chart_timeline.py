@@ -116,3 +116,11 @@ def test_the_chart_runs_the_same_number_of_queries_with_one_or_many_items_of_eac
             clinic=personas.clinic_a, patient=chain.patient, treatment="microneedling_prp", by=personas.nurse
         )
     assert queries() == once
+
+
+def test_each_item_shows_its_time_in_the_clinics_zone(personas: Personas, signed_in: Any, chain: Chain) -> None:
+    """Clinic A is in Vienna: a visit started at 23:30 UTC on 31 January shows 1 February, 00:30."""
+    Visit.objects.filter(pk=chain.visit.pk).update(started_at=dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.UTC))
+    page = signed_in("nurse").get(f"/patients/{chain.patient.pk}/").content.decode()
+    visit = re.search(r'data-kind="visit"><span class="when">([^<]+)</span>', page)
+    assert visit is not None and visit.group(1) == "2026-02-01 00:30"

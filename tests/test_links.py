@@ -29,9 +29,18 @@ def test_the_chart_links_to_the_patients_own_pages(personas: Personas, signed_in
 
 @pytest.mark.parametrize(
     ("name", "ids"),
-    [("patient_list", ()), ("patient_chart", (7,)), ("patient_edit", (1234567,)), ("visit_detail", (3,))],
+    [
+        ("patient_list", ()),
+        ("patient_chart", (7,)),
+        ("patient_edit", (1234567,)),
+        ("visit_detail", (3,)),
+        ("intake_new", (5, "prp_scalp")),  # an id and a code
+        ("consent_sign", (5, "photography")),
+        ("outcome_photo_file", (12, "thumb")),  # a code its pattern lists
+        ("outcome_photo_file", (12, "full")),
+    ],
 )
-def test_an_address_is_what_reverse_gives(name: str, ids: tuple[int, ...]) -> None:
+def test_an_address_is_what_reverse_gives(name: str, ids: tuple[int | str, ...]) -> None:
     assert address(name, *ids) == reverse(name, args=ids)
 
 
@@ -50,3 +59,14 @@ def test_a_cached_address_follows_the_script_prefix_it_is_served_under() -> None
     finally:
         clear_script_prefix()
     assert template.render(Context()) == "/patients/ /patients/5/"
+
+
+def test_a_code_is_refused_unless_it_looks_like_one_and_its_pattern_takes_it() -> None:
+    from django.urls import NoReverseMatch
+
+    with pytest.raises(TypeError, match="codes are letters"):
+        address("intake_new", 5, "prp scalp")
+    with pytest.raises(TypeError, match="codes are letters"):
+        address("intake_new", 5, "")
+    with pytest.raises(NoReverseMatch):  # the pattern lists full, thumb and outline only
+        address("outcome_photo_file", 12, "huge")

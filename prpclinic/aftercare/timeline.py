@@ -1,7 +1,8 @@
 """The patient chart's one timeline: plans, screenings, consents, visits, PRP products, adverse events, aftercare.
 
 Each app provides ``timeline_items(*, clinic_id, patient_id) -> list[dict]`` (keys ``at``, ``kind``,
-``title``, ``detail``, ``url``) in its selectors; this module merges them newest first. Each
+``title``, ``detail``, ``url``) in its selectors; this module merges them newest first and writes
+each shown item's time in the clinic's zone (``when``). Each
 provider runs a fixed number of queries, so the chart does too, whatever the patient's history.
 
 The chart also shows panels built from the same tables (visits, plans, appointments, screenings,
@@ -16,6 +17,8 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+
+from django.utils import timezone
 
 from prpclinic.aftercare import selectors
 from prpclinic.consents import selectors as consents_selectors
@@ -107,4 +110,10 @@ def patient_timeline(
             if isinstance(item.get("at"), dt.datetime):  # an item without a time cannot be placed
                 items.append({key: item.get(key, "") for key in KEYS})
     items.sort(key=_sort_key, reverse=True)
-    return Timeline(items=items[:limit], more=len(items) > limit)
+    shown = items[:limit]
+    for item in shown:
+        # Written here, in the clinic's time as the template's |date would: the filter cost a
+        # fifth of the chart's template time at 30 items (tz lookup and format per call).
+        at = item["at"]
+        item["when"] = (timezone.localtime(at) if timezone.is_aware(at) else at).strftime("%Y-%m-%d %H:%M")
+    return Timeline(items=shown, more=len(items) > limit)

@@ -1,4 +1,4 @@
-"""``{% link 'name' id %}``: ``{% url %}`` for pages addressed by name and whole-number ids, from a
+"""``{% link 'name' id %}``: ``{% url %}`` for pages addressed by name, whole-number ids and codes, from a
 pattern worked out once per process (prpclinic.links): the navigation and the chart draw about
 thirty links a page."""
 
@@ -12,5 +12,5 @@ register = template.Library()
 
 
 @register.simple_tag
-def link(name: str, *ids: int) -> str:
+def link(name: str, *ids: int | str) -> str:
     return address(name, *ids)
